@@ -1,0 +1,41 @@
+"""`python -m fdstyle_core COMMAND …`: every command, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import FdstyleError
+
+# command name -> (module holding add_arguments/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "stylize": ("fdstyle_core.stylize_cmd", "stylize a video, frames, an image, a camera or the screen"),
+    "styles": ("fdstyle_core.styles_cmd", "list the styles that can be used by name"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fdstyle_core", description="Flicker-free live video stylization.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except FdstyleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: partial output removed", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory (try --resize or --processing-height)", file=sys.stderr)
+        return 2

@@ -1,0 +1,96 @@
+"""The Johnson et al. (2016) feed-forward style network.
+
+Module and parameter names match pytorch/examples ``fast_neural_style`` exactly, so the
+``.pth`` files people already have load without renaming.  ``width`` scales every channel
+count (1.0 is the original network; 0.5 and 0.25 are the slim variants for CPUs).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+BASE_CHANNELS = 32
+# The three stride-2 / upsample-2 stages mean the network maps H to H only when 4 divides H.
+SIZE_MULTIPLE = 4
+
+
+class ConvLayer(nn.Module):
+    """Reflection-padded convolution (keeps borders free of dark zero-padding seams)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2d(self.reflection_pad(x))
+
+
+class UpsampleConvLayer(ConvLayer):
+    """Nearest-neighbour upsampling then convolution (avoids transposed-conv checkerboards)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, upsample: int) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride=1)
+        self.upsample = upsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.interpolate(x, scale_factor=self.upsample, mode="nearest"))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3, 1)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.in2(self.conv2(self.relu(self.in1(self.conv1(x)))))
+
+
+class TransformerNet(nn.Module):
+    """RGB 0–255 in, RGB roughly 0–255 out (callers clamp); spatial size must be a multiple of 4."""
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        c1 = max(1, round(BASE_CHANNELS * width))
+        c2, c3 = 2 * c1, 4 * c1
+        self.width = width
+        self.conv1 = ConvLayer(3, c1, 9, 1)
+        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.conv2 = ConvLayer(c1, c2, 3, 2)
+        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.in3 = nn.InstanceNorm2d(c3, affine=True)
+        self.res1 = ResidualBlock(c3)
+        self.res2 = ResidualBlock(c3)
+        self.res3 = ResidualBlock(c3)
+        self.res4 = ResidualBlock(c3)
+        self.res5 = ResidualBlock(c3)
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, upsample=2)
+        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, upsample=2)
+        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.deconv3 = ConvLayer(c1, 3, 9, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.in1(self.conv1(x)))
+        y = self.relu(self.in2(self.conv2(y)))
+        y = self.relu(self.in3(self.conv3(y)))
+        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        y = self.relu(self.in4(self.deconv1(y)))
+        y = self.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+
+def width_from_state_dict(state: dict[str, torch.Tensor]) -> float:
+    """Infer the channel multiplier from the first convolution's output channels."""
+    weight = state.get("conv1.conv2d.weight")
+    if weight is None or weight.ndim != 4:
+        return 1.0
+    return weight.shape[0] / BASE_CHANNELS

@@ -1,0 +1,85 @@
+"""Command-line options shared by every command that runs the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+from .devices import DEVICE_CHOICES, PRECISION_CHOICES
+from .pipeline import DEFAULT_MODE, MODES, PipelineConfig
+from .stabilizer import MaskParams
+from .styles import default_style
+from .video_io import parse_size
+
+_DEFAULTS = MaskParams()
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool = False) -> None:
+    style_help = "style name (see `styles`) or path to a pytorch/examples-compatible .pth"
+    parser.add_argument("--style", required=style_required, help=style_help)
+    parser.add_argument("--threshold", type=float, default=_DEFAULTS.threshold, help="T, grey levels 0–255")
+    parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
+    parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help="odd square side")
+    parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters)
+    parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel, help="odd square side")
+    parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
+    parser.add_argument("--processing-height", type=int, default=0, help="stylize at this height (0 = frame size)")
+    parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
+
+
+def add_mode_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=MODES)
+
+
+def parse_size_arg(text: str) -> tuple[int, int]:
+    from .errors import FdstyleError
+
+    try:
+        return parse_size(text)
+    except FdstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def mask_params(args: argparse.Namespace) -> MaskParams:
+    return MaskParams(
+        threshold=args.threshold,
+        dilate_iters=args.dilate_iters,
+        dilate_kernel=args.dilate_kernel,
+        erode_iters=args.erode_iters,
+        erode_kernel=args.erode_kernel,
+    )
+
+
+def style_argument(args: argparse.Namespace) -> str:
+    """The --style given, or the shipped default style."""
+    from .errors import FdstyleError
+
+    if args.style:
+        return args.style
+    style = default_style()
+    if style is None:
+        raise FdstyleError("no styles installed: pass --style PATH_TO.pth")
+    return str(style.path)
+
+
+def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
+    return PipelineConfig(
+        style=style_argument(args),
+        mode=mode,
+        mask=mask_params(args),
+        device=args.device,
+        precision=args.precision,
+        processing_height=args.processing_height,
+    )
+
+
+def prepare_frame(frame: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """Apply --resize (area averaging when shrinking, so no aliasing shimmer)."""
+    if args.resize is None or (frame.shape[1], frame.shape[0]) == tuple(args.resize):
+        return frame
+    shrink = args.resize[0] < frame.shape[1]
+    return cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -1,0 +1,205 @@
+"""The frame pipeline: uint8 numpy frame in, stylized and stabilized uint8 numpy frame out.
+
+It owns the network, the stabilizer's state and the device.  State resets whenever the frame
+size, the style, the device or the mode changes, so a stale previous output never leaks into a
+new configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .devices import PRECISION_CHOICES, device_label, resolve_device, synchronize
+from .errors import FdstyleError
+from .network import SIZE_MULTIPLE, TransformerNet
+from .stabilizer import MaskParams, PaperStabilizer, PerFrame, Stabilizer, StepResult
+from .styles import load_network, resolve_style
+
+MODES = ("perframe", "paper")
+DEFAULT_MODE = "paper"
+# Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
+MIN_NETWORK_SIDE = 16
+# fp16 is kept only if it reproduces fp32 within this many grey levels on a test image.
+HALF_TOLERANCE = 2.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    style: str
+    mode: str = DEFAULT_MODE
+    mask: MaskParams = field(default_factory=MaskParams)
+    device: str = "auto"
+    precision: str = "auto"
+    processing_height: int = 0  # 0 = stylize at the frame's own size
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise FdstyleError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+        if self.precision not in PRECISION_CHOICES:
+            raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISION_CHOICES)})")
+        if self.processing_height < 0:
+            raise FdstyleError(f"processing height must be ≥ 0, got {self.processing_height}")
+
+
+def make_stabilizer(mode: str, mask: MaskParams) -> Stabilizer:
+    if mode == "perframe":
+        return PerFrame()
+    return PaperStabilizer(mask)
+
+
+def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
+    """Accept H×W grey, H×W×1, RGB or RGBA uint8; anything else is a clear error."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise FdstyleError("frames must be uint8 numpy arrays")
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4) or frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise FdstyleError(f"unsupported frame shape {frame.shape}: expected H×W, H×W×3 or H×W×4")
+    if frame.shape[2] == 1:
+        frame = np.repeat(frame, 3, axis=2)
+    return frame
+
+
+def _calibration_image(device: torch.device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(0, 255, 96).expand(96, 96)
+    image = torch.stack([ramp, ramp.T, 255 - ramp]) + torch.rand(3, 96, 96, generator=gen) * 40
+    return image.clamp(0, 255)[None].to(device)
+
+
+class Pipeline:
+    """Stylizes and stabilizes frames; call :meth:`configure` to change settings live."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config: PipelineConfig | None = None
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self.style_path: Path | None = None
+        self._net: TransformerNet | None = None
+        self._stabilizer: Stabilizer = PerFrame()
+        self._frame_shape: tuple[int, int] | None = None
+        self.last_result: StepResult | None = None
+        self.timings: dict[str, float] = {}
+        self.configure(config)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(self, config: PipelineConfig) -> None:
+        """Apply new settings; on a bad style or device the previous setup keeps running and this raises."""
+        old = self.config
+        device = resolve_device(config.device)
+        style_path = resolve_style(config.style)
+        new_style = old is None or style_path != self.style_path
+        net = load_network(style_path) if new_style else self._net
+        assert net is not None
+        moved = new_style or device != self.device or old is None or config.precision != old.precision
+        if moved:
+            net = net.to(device=device, dtype=torch.float32)
+            self.dtype = self._choose_dtype(net, device, config.precision)
+            self._net = net.to(dtype=self.dtype)
+        restart = (
+            old is None
+            or new_style
+            or device != self.device
+            or config.mode != old.mode
+            or config.processing_height != old.processing_height
+        )
+        self.device, self.style_path, self.config = device, style_path, config
+        if restart:
+            self._stabilizer = make_stabilizer(config.mode, config.mask)
+            self.reset()
+        elif config.mask != old.mask:
+            self._stabilizer.retune(config.mask)  # applies from the next frame, picture kept
+
+    @staticmethod
+    def _choose_dtype(net: TransformerNet, device: torch.device, precision: str) -> torch.dtype:
+        """fp16 only on GPUs, and only if it reproduces fp32 on a test image."""
+        if precision == "fp32" or (precision == "auto" and device.type == "cpu"):
+            return torch.float32
+        if precision == "fp16" and device.type == "cpu":
+            raise FdstyleError("fp16 is not supported on the CPU (it is slower there); use fp32 or auto")
+        image = _calibration_image(device)
+        with torch.inference_mode():
+            reference = net(image).clamp(0, 255)
+            half = net.to(torch.float16)(image.half()).float().clamp(0, 255)
+            net.to(torch.float32)
+        error = (half - reference).abs().mean().item()
+        if precision == "fp16" or (np.isfinite(error) and error <= HALF_TOLERANCE):
+            return torch.float16
+        return torch.float32
+
+    def reset(self) -> None:
+        self._stabilizer.reset()
+        self.last_result = None
+
+    @property
+    def description(self) -> str:
+        precision = "fp16" if self.dtype == torch.float16 else "fp32"
+        return f"{device_label(self.device)} {precision}"
+
+    # -- per frame -----------------------------------------------------------------------
+
+    def _stylize(self, frame: torch.Tensor) -> torch.Tensor:
+        """Run the network on a full-size frame, at the processing size, and return full size."""
+        assert self._net is not None and self.config is not None
+        started = time.perf_counter()
+        height, width = frame.shape[-2:]
+        x = frame[:, :3]
+        target = self.config.processing_height
+        if 0 < target < height:
+            size = (target, max(1, round(width * target / height)))
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        h, w = x.shape[-2:]
+        pad_h = max(MIN_NETWORK_SIDE, -(-h // SIZE_MULTIPLE) * SIZE_MULTIPLE) - h
+        pad_w = max(MIN_NETWORK_SIDE, -(-w // SIZE_MULTIPLE) * SIZE_MULTIPLE) - w
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        y = self._net(x.to(self.dtype)).float()[:, :, :h, :w]
+        if (h, w) != (height, width):
+            y = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False)
+        y = y.clamp_(0, 255)
+        synchronize(self.device)
+        self.timings["network"] = (time.perf_counter() - started) * 1000
+        return y
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """One frame through upload, network, stabilizer and download; same shape and dtype out."""
+        frame = as_rgb_frame(frame)
+        shape = frame.shape[:2]
+        if shape != self._frame_shape:
+            self._frame_shape = shape
+            self.reset()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
+            synchronize(self.device)
+            t1 = time.perf_counter()
+            self.timings["network"] = 0.0
+            result = self._stabilizer.step(x, self._stylize)
+            synchronize(self.device)
+            t2 = time.perf_counter()
+            out = result.output.round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
+        t3 = time.perf_counter()
+        self.last_result = result
+        self.timings.update(
+            upload=(t1 - t0) * 1000,
+            stabilize=(t2 - t1) * 1000 - self.timings["network"],
+            download=(t3 - t2) * 1000,
+            total=(t3 - t0) * 1000,
+        )
+        if frame.shape[2] == 4:
+            out = np.concatenate([out, frame[:, :, 3:]], axis=2)
+        return out
+
+    def mask_image(self) -> np.ndarray | None:
+        """The last mask as H×W uint8 (255 = kept from the previous output), for display."""
+        if self.last_result is None or self.last_result.mask is None:
+            return None
+        return (self.last_result.mask[0, 0] * 255).round().to(torch.uint8).cpu().numpy()
+

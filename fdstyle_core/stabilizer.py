@@ -1,0 +1,127 @@
+"""Temporal stabilizers: decide, per pixel, whether to keep the previous output or take new paint.
+
+All tensors are ``N×C×H×W`` float32 on the pipeline's device, colour values 0–255.
+Masks are ``N×1×H×W`` with 1.0 = background (keep the previous output) and 0.0 = foreground.
+
+Morphology border rule: pixels outside the image are ignored (dilation pads with −∞, erosion
+with +∞).  That is OpenCV's default for ``cv2.dilate``/``cv2.erode``, so the mask equals the
+OpenCV computation bit for bit.  Kernels are square with odd sides so the anchor is the centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import torch
+from torch.nn import functional as F
+
+from .errors import FdstyleError
+
+Stylize = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MaskParams:
+    """The paper's knobs: threshold T in grey levels, then closing of the background mask."""
+
+    threshold: float = 12.0
+    dilate_iters: int = 2
+    dilate_kernel: int = 3
+    erode_iters: int = 5
+    erode_kernel: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("dilate_kernel", "erode_kernel"):
+            k = getattr(self, name)
+            if k < 1 or k % 2 == 0:
+                raise FdstyleError(f"{name.replace('_', ' ')} must be an odd number ≥ 1, got {k}")
+        for name in ("dilate_iters", "erode_iters"):
+            if getattr(self, name) < 0:
+                raise FdstyleError(f"{name.replace('_', ' ')} must be ≥ 0, got {getattr(self, name)}")
+        if self.threshold < 0:
+            raise FdstyleError(f"threshold must be ≥ 0 grey levels, got {self.threshold}")
+
+
+@dataclass
+class StepResult:
+    output: torch.Tensor
+    mask: torch.Tensor | None  # 1 = kept from the previous output
+    stylized: bool  # whether the network ran for this frame
+
+
+def grey(frame: torch.Tensor) -> torch.Tensor:
+    """The paper's grey level: the plain mean of R, G and B (not luma weights)."""
+    return frame[:, :3].mean(dim=1, keepdim=True)
+
+
+def _square_max(mask: torch.Tensor, side: int) -> torch.Tensor:
+    return F.max_pool2d(mask, kernel_size=side, stride=1, padding=side // 2)
+
+
+def dilate(mask: torch.Tensor, kernel: int, iterations: int) -> torch.Tensor:
+    """``iterations`` dilations by a ``kernel``² square, done as one equivalent max filter."""
+    if iterations == 0 or kernel == 1:
+        return mask
+    return _square_max(mask, (kernel - 1) * iterations + 1)
+
+
+def erode(mask: torch.Tensor, kernel: int, iterations: int) -> torch.Tensor:
+    if iterations == 0 or kernel == 1:
+        return mask
+    return -_square_max(-mask, (kernel - 1) * iterations + 1)
+
+
+def paper_mask(grey_now: torch.Tensor, grey_prev: torch.Tensor, params: MaskParams) -> torch.Tensor:
+    """Steps 3–5 of the paper: threshold |ΔF| ≤ T as background, dilate, then erode."""
+    background = ((grey_now - grey_prev).abs() <= params.threshold).float()
+    background = dilate(background, params.dilate_kernel, params.dilate_iters)
+    return erode(background, params.erode_kernel, params.erode_iters)
+
+
+class Stabilizer(Protocol):
+    def reset(self) -> None: ...
+
+    def retune(self, params: MaskParams) -> None: ...
+
+    def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult: ...
+
+
+class PerFrame:
+    """Johnson et al. as is: every frame stylized on its own (the flickering baseline)."""
+
+    def reset(self) -> None:
+        """Nothing carries over between frames."""
+
+    def retune(self, params: MaskParams) -> None:
+        """No mask, so nothing to retune."""
+
+    def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult:
+        return StepResult(stylize(frame), None, True)
+
+
+class PaperStabilizer:
+    """Xiong, Weber, Hu: O_t = O_{t−1}·B_t + S_t·(1 − B_t), with B_t from the frame difference."""
+
+    def __init__(self, params: MaskParams) -> None:
+        self.params = params
+        self.reset()
+
+    def retune(self, params: MaskParams) -> None:
+        self.params = params
+
+    def reset(self) -> None:
+        self._prev_grey: torch.Tensor | None = None
+        self._prev_output: torch.Tensor | None = None
+
+    def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult:
+        now = grey(frame)
+        styled = stylize(frame)
+        if self._prev_output is None or self._prev_grey is None:
+            mask = None
+            output = styled
+        else:
+            mask = paper_mask(now, self._prev_grey, self.params)
+            output = torch.where(mask.bool(), self._prev_output, styled)
+        self._prev_grey, self._prev_output = now, output
+        return StepResult(output, mask, True)
