@@ -7,6 +7,7 @@ new configuration.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,10 +19,15 @@ from torch.nn import functional as F
 from .devices import PRECISION_CHOICES, device_label, resolve_device, synchronize
 from .errors import FdstyleError
 from .network import SIZE_MULTIPLE, TransformerNet
-from .stabilizer import MaskParams, PaperStabilizer, PerFrame, Stabilizer, StepResult
+from .stabilizer import MaskParams, PerFrame, Stabilizer, StepResult
 from .styles import load_network, resolve_style
 
-MODES = ("perframe", "paper")
+# mode name -> "module:class" of its stabilizer; imported on first use.
+STABILIZERS: dict[str, str] = {
+    "perframe": "fdstyle_core.stabilizer:PerFrame",
+    "paper": "fdstyle_core.stabilizer:PaperStabilizer",
+}
+MODES = tuple(STABILIZERS)
 DEFAULT_MODE = "paper"
 # Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
 MIN_NETWORK_SIDE = 16
@@ -48,9 +54,9 @@ class PipelineConfig:
 
 
 def make_stabilizer(mode: str, mask: MaskParams) -> Stabilizer:
-    if mode == "perframe":
-        return PerFrame()
-    return PaperStabilizer(mask)
+    """Every stabilizer class takes the mask parameters as its only constructor argument."""
+    module_name, class_name = STABILIZERS[mode].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(mask)
 
 
 def as_rgb_frame(frame: np.ndarray) -> np.ndarray:

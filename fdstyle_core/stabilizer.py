@@ -90,6 +90,9 @@ class Stabilizer(Protocol):
 class PerFrame:
     """Johnson et al. as is: every frame stylized on its own (the flickering baseline)."""
 
+    def __init__(self, params: MaskParams | None = None) -> None:
+        """Takes (and ignores) mask parameters so that every mode is built the same way."""
+
     def reset(self) -> None:
         """Nothing carries over between frames."""
 

@@ -1,0 +1,76 @@
+"""The style network reproduces pytorch/examples and accepts the files found in the wild."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fdstyle_core.network import TransformerNet
+from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.styles import load_network, read_state_dict
+from tests.conftest import read_rgb
+
+REFERENCES = [("candy", "candy"), ("mosaic", "mosaic"), ("rain_princess", "rain-princess"), ("udnie", "udnie")]
+
+
+@pytest.mark.parametrize("style,reference", REFERENCES)
+def test_reproduces_pytorch_examples_outputs(data_dir: Path, style: str, reference: str) -> None:
+    content = read_rgb(data_dir / "models" / "reference" / "amber.jpg")
+    expected = read_rgb(data_dir / "models" / "reference" / f"amber-{reference}.jpg")
+    pipeline = Pipeline(PipelineConfig(style=str(data_dir / "models" / "pytorch_examples" / f"{style}.pth"), mode="perframe"))
+    out = pipeline.process(content)
+    assert out.shape == expected.shape
+    mae = np.abs(out.astype(np.float32) - expected.astype(np.float32)).mean()
+    assert mae <= 12.0, f"{style}: mean absolute error {mae:.2f}"
+
+
+def test_keys_match_pytorch_examples() -> None:
+    keys = list(TransformerNet().state_dict())
+    assert keys[:2] == ["conv1.conv2d.weight", "conv1.conv2d.bias"]
+    assert "in1.weight" in keys and "res1.conv1.conv2d.weight" in keys and keys[-1] == "deconv3.conv2d.bias"
+    assert len(keys) == 62
+
+
+def test_old_files_with_running_stats_and_fp32_values_load(candy: Path, tmp_path: Path) -> None:
+    state = {k: v.float() for k, v in torch.load(candy, weights_only=True).items()}
+    for norm in ("in1", "in2", "res1.in1"):
+        state[f"{norm}.running_mean"] = torch.zeros(state[f"{norm}.weight"].shape)
+        state[f"{norm}.running_var"] = torch.ones(state[f"{norm}.weight"].shape)
+    old = tmp_path / "old.pth"
+    torch.save(state, old)
+    loaded = read_state_dict(old)
+    assert not any("running" in k for k in loaded)
+    assert all(v.dtype == torch.float32 for v in loaded.values())
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (7, 5), (33, 47), (101, 64), (2, 300)])
+def test_any_frame_size_keeps_its_shape(candy: Path, height: int, width: int) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy), mode="perframe"))
+    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    assert pipeline.process(frame).shape == (height, width, 3)
+
+
+def test_rgba_and_grey_frames(candy: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy), mode="paper"))
+    rgba = np.full((40, 60, 4), 100, np.uint8)
+    rgba[:, :, 3] = 77
+    out = pipeline.process(rgba)
+    assert out.shape == (40, 60, 4) and (out[:, :, 3] == 77).all()
+    assert pipeline.process(np.full((40, 60), 128, np.uint8)).shape == (40, 60, 3)
+
+
+def test_processing_height_composes_at_full_size(candy: Path, data_dir: Path) -> None:
+    content = read_rgb(data_dir / "models" / "reference" / "amber.jpg")[::4, ::4]
+    full = Pipeline(PipelineConfig(style=str(candy), mode="perframe")).process(content)
+    small = Pipeline(PipelineConfig(style=str(candy), mode="perframe", processing_height=128)).process(content)
+    assert small.shape == full.shape
+    # same painting, coarser strokes: close in colour, not identical
+    assert 0 < np.abs(small.astype(float) - full.astype(float)).mean() < 40
+
+
+def test_network_is_inference_only(candy: Path) -> None:
+    net = load_network(candy)
+    assert not net.training and not any(p.requires_grad for p in net.parameters())

@@ -1,0 +1,72 @@
+"""Untrusted style files are checked and rejected with a message that names the problem."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fdstyle_core.errors import StyleError
+from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.styles import read_state_dict, resolve_style
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StyleError, match="not found"):
+        read_state_dict(tmp_path / "nope.pth")
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"this is not a torch file")
+    with pytest.raises(StyleError, match="cannot read style file bad.pth"):
+        read_state_dict(bad)
+
+
+def test_wrong_keys_are_named(candy: Path, tmp_path: Path) -> None:
+    state = torch.load(candy, weights_only=True)
+    state["extra.weight"] = torch.zeros(1)
+    del state["deconv3.conv2d.bias"]
+    wrong = tmp_path / "wrong.pth"
+    torch.save(state, wrong)
+    with pytest.raises(StyleError, match=r"missing deconv3\.conv2d\.bias; unexpected extra\.weight"):
+        read_state_dict(wrong)
+
+
+def test_pickled_objects_are_refused(tmp_path: Path) -> None:
+    class Payload:
+        def __reduce__(self):  # would run code if unpickled
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.pth"
+    with evil.open("wb") as fh:
+        pickle.dump({"conv1.conv2d.weight": Payload()}, fh)
+    with pytest.raises(StyleError, match="cannot read style file evil.pth"):
+        read_state_dict(evil)
+
+
+def test_non_mapping_is_refused(tmp_path: Path) -> None:
+    odd = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], odd)
+    with pytest.raises(StyleError, match="not a state dict"):
+        read_state_dict(odd)
+
+
+def test_unknown_name() -> None:
+    with pytest.raises(StyleError, match="unknown style 'no-such-style'"):
+        resolve_style("no-such-style")
+
+
+def test_bad_style_keeps_the_last_good_one_running(candy: Path, tmp_path: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy), mode="perframe"))
+    frame = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    before = pipeline.process(frame)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"junk")
+    with pytest.raises(StyleError):
+        pipeline.configure(PipelineConfig(style=str(bad), mode="perframe"))
+    assert pipeline.style_path == candy
+    assert np.array_equal(pipeline.process(frame), before)
