@@ -26,6 +26,7 @@ from .styles import load_network, resolve_style
 STABILIZERS: dict[str, str] = {
     "perframe": "fdstyle_core.stabilizer:PerFrame",
     "paper": "fdstyle_core.stabilizer:PaperStabilizer",
+    "flow": "fdstyle_core.flow:FlowStabilizer",
 }
 MODES = tuple(STABILIZERS)
 DEFAULT_MODE = "paper"
