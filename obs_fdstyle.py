@@ -1,0 +1,293 @@
+"""fdstyle for OBS Studio: turns a camera source into a live, flicker-free painting.
+
+Load it in Tools > Scripts, pick the camera and a style, and add the "fdstyle output" source to
+a scene.  This file stays thin: it finds its packages, builds the properties, and connects OBS's
+settings to the worker thread (fdstyle_core.worker) and the ctypes frame path (fdstyle_obs.libobs).
+Only the UI thread runs code here, except :func:`_remote`, which obs-websocket calls on its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import site
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_DIR = Path(__file__).resolve().parent
+VENV_ENV = "FDSTYLE_VENV"
+
+
+def venv_dir() -> Path:
+    """The environment install/install.sh creates (``$FDSTYLE_VENV`` overrides)."""
+    override = os.environ.get(VENV_ENV)
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "fdstyle" / "venv"
+
+
+def venv_site_packages(venv: Path) -> list[Path]:
+    """Site-packages of ``venv`` for this interpreter's minor version (POSIX and Windows layouts)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [venv / "lib" / version / "site-packages", venv / "Lib" / "site-packages"]
+    return [path for path in candidates if path.is_dir()]
+
+
+def _extend_path() -> None:
+    for path in venv_site_packages(venv_dir()):
+        site.addsitedir(str(path))
+    if str(REPO_DIR) not in sys.path:
+        sys.path.insert(0, str(REPO_DIR))
+
+
+_extend_path()
+
+import obspython as obs  # noqa: E402  (provided by OBS)
+
+try:
+    from fdstyle_core.devices import DEVICE_CHOICES
+    from fdstyle_core.errors import FdstyleError
+    from fdstyle_core.pipeline import MODES
+    from fdstyle_core.styles import find_styles
+    from fdstyle_core.worker import Worker
+    from fdstyle_obs import libobs
+    from fdstyle_obs import settings as fsettings
+
+    IMPORT_ERROR = ""
+except ImportError as exc:  # torch or numpy missing: explain instead of failing to load
+    IMPORT_ERROR = (
+        f"fdstyle cannot start: {exc}. Run install/install.sh (Linux, macOS) or install/install.ps1 "
+        f"(Windows) from {REPO_DIR}, then reload this script. Python {sys.version.split()[0]} looked in "
+        f"{venv_dir()} (set {VENV_ENV} to another environment)."
+    )
+
+log = logging.getLogger("fdstyle")
+STATUS_KEY = "status"
+STYLE_FILE_KEY = "style_file"  # the file picker; its choice is copied into "style"
+# Shorter GIL switch interval so OBS's graphics thread gets the GIL back quickly from the worker.
+SWITCH_INTERVAL_S = 0.002
+STOP_TIMEOUT_S = 10.0
+TOOLTIPS = {
+    "camera_source": "The video source to paint, usually your Video Capture Device.",
+    "enabled": "Off: the output shows the camera unchanged, so your call still sees you.",
+    "style": "A style from the models folder, or the path of any pytorch/examples-compatible .pth file.",
+    STYLE_FILE_KEY: "Pick a .pth style file; it is copied into Style above.",
+    "mode": "paper: repaint only what moved (flicker-free). perframe: paint every frame anew (flickers).",
+    "threshold": "Grey levels a pixel may change and still count as unchanged background (0-255).",
+    "dilate_kernel": "Side of the square that closes small holes in the background mask (odd).",
+    "dilate_iters": "How many times the background mask is dilated.",
+    "erode_kernel": "Side of the square that shrinks the background mask back (odd).",
+    "erode_iters": "How many times the background mask is eroded; more = repaint a wider edge around motion.",
+    "processing_height": "Height the network paints at (0 = the camera's size). Lower is faster, e.g. 360 on a CPU.",
+    "device": "Where the network runs: auto picks CUDA, then Apple MPS, then the CPU.",
+    "show_mask": "Show the stabilizer's mask instead of the painting (white = kept from the last frame).",
+}
+
+
+class Session:
+    """Everything one loaded instance of the script owns; :meth:`close` releases all of it."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.reader = libobs.SourceReader()
+        self.writer = libobs.OutputWriter()
+        self.worker = Worker(self.reader, self.writer)
+        self.settings_problem = ""
+        self.worker.start()
+
+    def values(self) -> dict[str, Any]:
+        getters = {str: obs.obs_data_get_string, int: obs.obs_data_get_int, bool: obs.obs_data_get_bool}
+        return {key: getters[kind](self.settings, key) for key, kind in fsettings.KEY_TYPES.items()}
+
+    def write(self, changes: dict[str, Any]) -> None:
+        setters = {str: obs.obs_data_set_string, int: obs.obs_data_set_int, bool: obs.obs_data_set_bool}
+        for key, value in changes.items():
+            setters[fsettings.KEY_TYPES[key]](self.settings, key, value)
+
+    def apply(self) -> None:
+        """Hand the current settings to the worker; a bad value is reported, the last good kept."""
+        values = self.values()
+        self.reader.retarget(values["camera_source"])
+        try:
+            config = fsettings.to_worker_config(values, max_fps=obs.obs_get_active_fps() or 30.0)
+        except FdstyleError as exc:
+            self.settings_problem = str(exc)
+            log.warning("settings not applied: %s", exc)
+            return
+        self.settings_problem = ""
+        self.worker.configure(config)
+
+    def status(self) -> dict[str, Any]:
+        status = self.worker.status
+        extra = [p for p in (self.settings_problem, self.reader.problem) if p]
+        if not libobs.output_count():
+            extra.append('add the "fdstyle output" source to a scene')
+        return {
+            "text": status.text() + "".join(f" · problem: {p}" for p in extra),
+            "device": status.device,
+            "fps": status.fps,
+            "latency_ms": status.latency_ms,
+            "problems": [p for p in (status.problem, *extra) if p],
+            "notice": status.notice,
+            "worker_alive": self.worker.is_alive,
+        }
+
+    def close(self) -> None:
+        self.worker.stop(STOP_TIMEOUT_S)
+        self.reader.close()
+        libobs.OutputWriter.clear()
+
+
+_session: Session | None = None
+_log_handler: logging.Handler | None = None
+
+
+def _remote(request_type: str, request: dict) -> dict:
+    """obs-websocket ``CallVendorRequest`` (vendor "fdstyle"): read status/settings, change settings.
+
+    Lets a Stream Deck, a hotkey tool or a test change the script's settings while OBS runs;
+    the change is stored in the script's settings exactly as if made in the Scripts window.
+    """
+    session = _session
+    if session is None:
+        return {"ok": False, "error": "the fdstyle script is not loaded"}
+    if request_type == "get_status":
+        return {"ok": True, **session.status()}
+    if request_type == "get_settings":
+        return {"ok": True, "settings": session.values()}
+    try:
+        changes = fsettings.parse_changes(request)
+    except FdstyleError as exc:
+        return {"ok": False, "error": str(exc)}
+    session.write(changes)
+    session.apply()
+    return {"ok": not session.settings_problem, "error": session.settings_problem}
+
+
+# -- OBS script API -----------------------------------------------------------------------
+
+
+def script_description() -> str:
+    if IMPORT_ERROR:
+        return f"<b>fdstyle</b><br>{IMPORT_ERROR}"
+    return (
+        "<b>fdstyle</b>: a live, flicker-free painting of your camera.<br>"
+        'Pick the camera and a style, then add the <b>"fdstyle output"</b> source to a scene '
+        "and start the Virtual Camera."
+    )
+
+
+def script_defaults(settings: Any) -> None:
+    if IMPORT_ERROR:
+        return
+    setters = {str: obs.obs_data_set_default_string, int: obs.obs_data_set_default_int, bool: obs.obs_data_set_default_bool}
+    for key, value in fsettings.defaults().items():
+        setters[fsettings.KEY_TYPES[key]](settings, key, value)
+
+
+def _video_source_names() -> list[str]:
+    names = []
+    sources = obs.obs_enum_sources()
+    for source in sources or []:
+        is_video = obs.obs_source_get_output_flags(source) & obs.OBS_SOURCE_VIDEO
+        if is_video and obs.obs_source_get_unversioned_id(source) != libobs.OUTPUT_SOURCE_ID.decode():
+            names.append(obs.obs_source_get_name(source))
+    obs.source_list_release(sources)
+    return sorted(names, key=str.lower)
+
+
+def _add_list(props: Any, key: str, label: str, items: list[tuple[str, str]], editable: bool = False) -> Any:
+    kind = obs.OBS_COMBO_TYPE_EDITABLE if editable else obs.OBS_COMBO_TYPE_LIST
+    prop = obs.obs_properties_add_list(props, key, label, kind, obs.OBS_COMBO_FORMAT_STRING)
+    for name, value in items:
+        obs.obs_property_list_add_string(prop, name, value)
+    return prop
+
+
+def _on_style_file(props: Any, prop: Any, settings: Any) -> bool:
+    """Copy a picked file into ``style`` so there is one setting that says which style runs."""
+    path = obs.obs_data_get_string(settings, STYLE_FILE_KEY)
+    if not path:
+        return False
+    obs.obs_data_set_string(settings, "style", path)
+    obs.obs_data_set_string(settings, STYLE_FILE_KEY, "")
+    if _session is not None:
+        _session.apply()
+    return True
+
+
+def _on_refresh(props: Any, prop: Any) -> bool:
+    return True  # re-draws the properties, which re-reads the status
+
+
+def script_properties() -> Any:
+    props = obs.obs_properties_create()
+    if IMPORT_ERROR:
+        obs.obs_properties_add_text(props, "error", IMPORT_ERROR, obs.OBS_TEXT_INFO)
+        return props
+    current = obs.obs_data_get_string(_session.settings, "camera_source") if _session else ""
+    cameras = _video_source_names()
+    if current and current not in cameras:
+        cameras.append(current)  # keep a missing camera selectable: it may come back
+    _add_list(props, "camera_source", "Camera source", [(name, name) for name in cameras])
+    obs.obs_properties_add_bool(props, "enabled", "Enabled")
+    _add_list(props, "style", "Style", [(s.display_name, s.name) for s in find_styles()], editable=True)
+    picker = obs.obs_properties_add_path(props, STYLE_FILE_KEY, "Style file…", obs.OBS_PATH_FILE, "Style (*.pth)", None)
+    obs.obs_property_set_modified_callback(picker, _on_style_file)
+    _add_list(props, "mode", "Mode", [(mode, mode) for mode in MODES])
+    obs.obs_properties_add_int_slider(props, "threshold", "Threshold T (grey levels)", 0, fsettings.MAX_THRESHOLD, 1)
+    obs.obs_properties_add_int(props, "dilate_kernel", "Dilation kernel", 1, fsettings.MAX_KERNEL, 2)
+    obs.obs_properties_add_int(props, "dilate_iters", "Dilation iterations", 0, fsettings.MAX_ITERS, 1)
+    obs.obs_properties_add_int(props, "erode_kernel", "Erosion kernel", 1, fsettings.MAX_KERNEL, 2)
+    obs.obs_properties_add_int(props, "erode_iters", "Erosion iterations", 0, fsettings.MAX_ITERS, 1)
+    obs.obs_properties_add_int(props, "processing_height", "Processing height (0 = camera)", 0, fsettings.MAX_PROCESSING_HEIGHT, 8)
+    _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
+    obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
+    for key, tip in TOOLTIPS.items():
+        prop = obs.obs_properties_get(props, key)
+        if prop is not None:
+            obs.obs_property_set_long_description(prop, tip)
+    if _session is not None:
+        obs.obs_data_set_string(_session.settings, STATUS_KEY, _session.status()["text"])
+    obs.obs_properties_add_text(props, STATUS_KEY, "Status", obs.OBS_TEXT_INFO)
+    obs.obs_properties_add_button(props, "refresh_status", "Refresh status", _on_refresh)
+    return props
+
+
+def script_load(settings: Any) -> None:
+    global _session, _log_handler
+    if IMPORT_ERROR:
+        obs.script_log(obs.LOG_ERROR, IMPORT_ERROR)
+        return
+    _log_handler = libobs.BlogHandler()
+    log.addHandler(_log_handler)
+    log.setLevel(logging.INFO)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
+    if not libobs.register_vendor():
+        log.info("obs-websocket not available: remote control of fdstyle is off")
+    _session = Session(settings)
+    _session.apply()
+    libobs.set_remote_handler(_remote)
+    log.info("loaded (%s)", REPO_DIR)
+
+
+def script_update(settings: Any) -> None:
+    if _session is not None:
+        _session.apply()
+
+
+def script_unload() -> None:
+    global _session, _log_handler
+    if IMPORT_ERROR:
+        return
+    libobs.set_remote_handler(None)
+    if _session is not None:
+        _session.close()
+        _session = None
+    log.info("unloaded")
+    if _log_handler is not None:
+        log.removeHandler(_log_handler)
+        _log_handler = None
