@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .devices import available_devices
+from .devices import available_devices, device_label
 from .errors import FdstyleError
 from .options import parse_size_arg, style_argument
 from .pipeline import MODES, Pipeline, PipelineConfig
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         frames = synthetic_frames(width, height, args.warmup + args.repeats)
         config = PipelineConfig(style=style, mode=modes[0], device=device, precision=precision)
         pipeline = Pipeline(config)
+        where = {"device": device_label(pipeline.device), "precision": "fp16" if pipeline.dtype == torch.float16 else "fp32"}
         totals = {}
         for mode in modes:
             pipeline.configure(replace(config, mode=mode))
@@ -105,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
             totals[mode] = medians["total"]
             results.append(
                 {
-                    "device": pipeline.description,
-                    "precision": precision,
+                    **where,
                     "size": f"{width}x{height}",
                     "mode": mode,
                     "ms": medians,
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
         if "paper" in totals and "perframe" in totals:
             ratios.append(
-                {"device": pipeline.description, "precision": precision, "size": f"{width}x{height}", "paper_over_perframe": totals["paper"] / totals["perframe"]}
+                {**where, "size": f"{width}x{height}", "paper_over_perframe": totals["paper"] / totals["perframe"]}
             )
     bar.close()
     print_table(results, ratios)
