@@ -1,0 +1,101 @@
+"""Training batches: random square crops of content photos, prepared on one background thread.
+
+No DataLoader worker processes: on Windows they re-import the parent (which can respawn OBS when
+training is started from there), and OpenCV decodes and resizes with the GIL released, so one
+thread keeps up with a GPU.  Decoded photos are cached (the training set is small and re-read
+~100 times per run).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import FdstyleError
+from .video_io import is_image_path, read_image
+
+# Crops are taken after scaling the photo's shorter side to crop × U(1, MAX_ZOOM): a little scale jitter.
+MAX_ZOOM = 1.25
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted so that runs are reproducible."""
+    if not folder.is_dir():
+        raise FdstyleError(f"content folder not found: {folder}")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    if not paths:
+        raise FdstyleError(f"no images in content folder {folder}")
+    return paths
+
+
+def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``crop``² RGB crop at a slightly random scale, mirrored half of the time."""
+    height, width = image.shape[:2]
+    scale = crop * rng.uniform(1.0, MAX_ZOOM) / min(height, width)
+    size = (max(crop, round(width * scale)), max(crop, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, size, interpolation=interpolation)
+    top = int(rng.integers(0, resized.shape[0] - crop + 1))
+    left = int(rng.integers(0, resized.shape[1] - crop + 1))
+    out = resized[top : top + crop, left : left + crop]
+    return np.ascontiguousarray(out[:, ::-1] if rng.random() < 0.5 else out)
+
+
+class ContentBatches:
+    """An endless stream of ``uint8`` NCHW batches; every photo is used once per shuffled epoch."""
+
+    def __init__(self, paths: list[Path], crop: int, batch_size: int, seed: int, prefetch: int = 4) -> None:
+        if not paths:
+            raise FdstyleError("no training images left (the preview photo was the only one)")
+        self.paths = list(paths)
+        self.crop = crop
+        self.batch_size = batch_size
+        self._rng = np.random.default_rng(seed)
+        self._cache: dict[Path, np.ndarray] = {}
+        self._queue: queue.Queue[torch.Tensor | BaseException] = queue.Queue(maxsize=prefetch)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="fdstyle-train-data", daemon=True)
+        self._thread.start()
+
+    def _image(self, path: Path) -> np.ndarray:
+        image = self._cache.get(path)
+        if image is None:
+            image = self._cache[path] = read_image(path)
+        return image
+
+    def _order(self) -> list[Path]:
+        return [self.paths[i] for i in self._rng.permutation(len(self.paths))]
+
+    def _produce(self) -> None:
+        try:
+            order: list[Path] = []
+            while not self._stop.is_set():
+                crops = []
+                for _ in range(self.batch_size):
+                    if not order:
+                        order = self._order()
+                    crops.append(random_crop(self._image(order.pop()), self.crop, self._rng))
+                batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # handed to the training loop, which raises it there
+            self._queue.put(exc)
+
+    def next(self) -> torch.Tensor:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
