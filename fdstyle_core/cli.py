@@ -13,7 +13,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stylize": ("fdstyle_core.stylize_cmd", "stylize a video, frames, an image, a camera or the screen"),
     "styles": ("fdstyle_core.styles_cmd", "list the styles that can be used by name"),
     "train": ("fdstyle_core.train_cmd", "train a style from a painting, or distill a slim one from a style"),
-    "train": ("fdstyle_core.train_cmd", "train a style from a painting, or distill a slim one from a style"),
     "eval": ("fdstyle_core.eval_cmd", "compare methods on flicker, warp error, ghosting and fidelity"),
     "eval-mask": ("fdstyle_core.eval_mask_cmd", "score masks against CDnet ground truth (with --sweep to tune)"),
     "bench": ("fdstyle_core.bench_cmd", "per-stage timings and fps per mode, size, device and precision"),
