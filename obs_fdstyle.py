@@ -12,6 +12,7 @@ import logging
 import os
 import site
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ try:
     from fdstyle_core.errors import FdstyleError
     from fdstyle_core.pipeline import MODES
     from fdstyle_core.styles import find_styles
-    from fdstyle_core.worker import Worker
+    from fdstyle_core.worker import WORKER_THREAD, Worker
     from fdstyle_obs import libobs
     from fdstyle_obs import settings as fsettings
 
@@ -132,6 +133,7 @@ class Session:
             "problems": [p for p in (status.problem, *extra) if p],
             "notice": status.notice,
             "worker_alive": self.worker.is_alive,
+            "worker_threads": sum(t.name == WORKER_THREAD for t in threading.enumerate()),
         }
 
     def close(self) -> None:

@@ -158,18 +158,20 @@ def run_method(method: str, clip: Clip, stylized: Stylized, pipeline: Pipeline, 
     return MethodRun(outputs, kept, float(np.median(times)), stylized_count / len(clip.frames))
 
 
-def score(clip: Clip, run: MethodRun, stylized: Stylized, references: list[metrics.WarpReference], args: argparse.Namespace) -> dict:
+def score(clip: Clip, method: MethodRun, stylized: Stylized, references: list[metrics.WarpReference], args: argparse.Namespace) -> dict:
+    """Every metric of one method; speed is the network's median time (when it ran) plus the method's own."""
     network_ms = float(np.median(stylized.network_ms))
-    ghost = metrics.ghosting(run.outputs, stylized.frames, run.kept, clip.foreground, args.recent)
-    frame_ms = network_ms * run.stylized_share + run.stabilize_ms
+    ghost = metrics.ghosting(method.outputs, stylized.frames, method.kept, clip.foreground, args.recent)
+    frame_ms = network_ms * method.stylized_share + method.stabilize_ms
+    foreground = clip.foreground if clip.ground_truth else None
     return {
-        "e_warp": metrics.warp_error(run.outputs, references),
-        "background_flicker": metrics.background_flicker(clip.frames, run.outputs, clip.foreground if clip.ground_truth else None),
+        "e_warp": metrics.warp_error(method.outputs, references),
+        "background_flicker": metrics.background_flicker(clip.frames, method.outputs, foreground),
         "ghost_error": ghost.error,
         "stale_fraction": ghost.stale,
-        "fidelity": metrics.fidelity(clip.frames, run.outputs, stylized.frames),
-        "follow": metrics.follow_ratio(clip.frames, run.outputs, stylized.frames),
-        "stabilize_ms": run.stabilize_ms,
+        "fidelity": metrics.fidelity(clip.frames, method.outputs, stylized.frames),
+        "follow": metrics.follow_ratio(clip.frames, method.outputs, stylized.frames),
+        "stabilize_ms": method.stabilize_ms,
         "frame_ms": frame_ms,
         "fps": 1000 / frame_ms if frame_ms > 0 else math.inf,
     }

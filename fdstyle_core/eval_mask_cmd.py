@@ -178,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_subtractors:
             for kind in SUBTRACTORS:
                 rows.append(_row(name, kind, "OpenCV defaults", scored.score_subtractor(kind).summary()))
-    _print_table(rows, f"mask accuracy (CDnet rules; {len(clips[0].indices)} frames per clip scored, stride {args.stride})")
+    counts = ", ".join(f"{c.clip.root.name} {len(c.indices)}" for c in clips)
+    _print_table(rows, f"mask accuracy (CDnet rules; frames scored: {counts}; stride {args.stride})")
     report: dict = {"frames": {c.clip.root.name: c.indices for c in clips}, "results": rows}
     if args.sweep:
         report["sweep"] = _sweep(clips, args)

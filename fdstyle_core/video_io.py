@@ -19,6 +19,11 @@ import numpy as np
 
 from .errors import FdstyleError
 
+# OpenCV and FFmpeg print their own complaints about broken files and absent cameras to stderr;
+# we report those problems in one line instead.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no "can't open camera" warnings
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 DEFAULT_FPS = 30.0

@@ -29,6 +29,7 @@ PipelineFactory = Callable[[PipelineConfig], Pipeline]
 IDLE_S = 0.02
 # Weight of the newest sample in the smoothed fps and latency.
 SMOOTHING = 0.2
+WORKER_THREAD = "fdstyle-worker"
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Worker:
             return
         self._stop.clear()
         self._status = replace(self._status, running=True)
-        self._thread = threading.Thread(target=self._run, name="fdstyle-worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=WORKER_THREAD, daemon=True)
         self._thread.start()
 
     def configure(self, config: WorkerConfig) -> None:

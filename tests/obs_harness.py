@@ -1,0 +1,227 @@
+"""Run a real OBS Studio headless (Xvfb) with a freshly seeded config, and talk to it.
+
+Used by the end-to-end tests.  Every run gets its own HOME/XDG folders, a free websocket port and
+a random password (obs-websocket listens on all interfaces; we only connect to 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import obsws_python as obsws
+
+logging.getLogger("obsws_python").setLevel(logging.CRITICAL)  # refused connections while OBS starts
+
+OBS_FPS = 30
+BASE_SIZE = (320, 240)
+START_TIMEOUT_S = 90
+SHUTDOWN_TIMEOUT_S = 10
+# (29 << 24) | (0 << 16) | 2: OBS 29.0.2 was "last run", so no first-run wizard.
+LAST_VERSION = 486539266
+LEAKS = re.compile(r"Number of memory leaks: (\d+)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scene_collection(name: str, camera_file: Path, script: dict[str, Any] | None) -> dict[str, Any]:
+    """One scene with the camera stand-in (a looping media file) and, on top, the fdstyle output."""
+    items = [
+        {"name": "Camera", "id": 1, "visible": True, "scale": {"x": 1, "y": 1}, "pos": {"x": 0, "y": 0}},
+        {"name": "fdstyle", "id": 2, "visible": True, "scale": {"x": 1, "y": 1}, "pos": {"x": 0, "y": 0}},
+    ]
+    collection: dict[str, Any] = {
+        "name": name,
+        "current_scene": "Scene",
+        "current_program_scene": "Scene",
+        "scene_order": [{"name": "Scene"}],
+        "sources": [
+            {"id": "scene", "versioned_id": "scene", "name": "Scene", "settings": {"items": items, "id_counter": 2}},
+            {
+                "id": "ffmpeg_source",
+                "versioned_id": "ffmpeg_source",
+                "name": "Camera",
+                "settings": {"is_local_file": True, "local_file": str(camera_file), "looping": True},
+            },
+            {"id": "fdstyle_output", "versioned_id": "fdstyle_output", "name": "fdstyle", "settings": {}},
+        ],
+    }
+    if script is not None:
+        collection["modules"] = {"scripts-tool": [script]}
+    return collection
+
+
+class Obs:
+    """One OBS process under its own Xvfb; use as a context manager."""
+
+    def __init__(self, root: Path, collections: list[dict[str, Any]], env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.collections = collections
+        self.extra_env = env or {}
+        self.port = free_port()
+        self.password = secrets.token_hex(16)
+        self.xvfb: subprocess.Popen | None = None
+        self.process: subprocess.Popen | None = None
+        self.client: obsws.ReqClient | None = None
+        self.exit_code: int | None = None
+        self.shutdown_s: float | None = None
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config" / "obs-studio"
+
+    def _seed(self) -> None:
+        first = self.collections[0]["name"]
+        (self.config_dir / "basic" / "profiles" / "Test").mkdir(parents=True)
+        (self.config_dir / "basic" / "scenes").mkdir(parents=True)
+        (self.config_dir / "global.ini").write_text(
+            f"[General]\nFirstRun=true\nLastVersion={LAST_VERSION}\n"
+            f"[Basic]\nProfile=Test\nProfileDir=Test\nSceneCollection={first}\nSceneCollectionFile={first}\n"
+            "[BasicWindow]\nPreviewEnabled=false\n"
+            f"[OBSWebSocket]\nFirstLoad=false\nServerEnabled=true\nServerPort={self.port}\n"
+            "AlertsEnabled=false\nAuthRequired=true\n"
+        )
+        width, height = BASE_SIZE
+        (self.config_dir / "basic" / "profiles" / "Test" / "basic.ini").write_text(
+            f"[General]\nName=Test\n[Video]\nBaseCX={width}\nBaseCY={height}\nOutputCX={width}\nOutputCY={height}\n"
+            f"FPSType=0\nFPSCommon={OBS_FPS}\n"
+        )
+        for collection in self.collections:
+            path = self.config_dir / "basic" / "scenes" / f"{collection['name']}.json"
+            path.write_text(json.dumps(collection))
+
+    def _start_xvfb(self) -> str:
+        read_fd, write_fd = os.pipe()
+        self.xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        with os.fdopen(read_fd) as pipe:
+            display = pipe.readline().strip()
+        assert display, "Xvfb did not report a display"
+        return f":{display}"
+
+    def __enter__(self) -> "Obs":
+        self._seed()
+        display = self._start_xvfb()
+        env = {
+            **os.environ,
+            "HOME": str(self.root),
+            "XDG_CONFIG_HOME": str(self.root / "config"),
+            "XDG_CACHE_HOME": str(self.root / "cache"),
+            "XDG_RUNTIME_DIR": str(self.root / "runtime"),
+            "DISPLAY": display,
+            **self.extra_env,
+        }
+        (self.root / "runtime").mkdir(mode=0o700, exist_ok=True)
+        self.stdout = open(self.root / "obs-stdout.txt", "wb")
+        self.process = subprocess.Popen(
+            ["obs", "--multi", "--disable-updater", "--disable-missing-files-check",
+             "--websocket_port", str(self.port), "--websocket_password", self.password],
+            env=env,
+            cwd=self.root,
+            stdout=self.stdout,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = self._connect()
+        return self
+
+    def _connect(self) -> obsws.ReqClient:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"OBS exited with {self.process.returncode} at start:\n{self.output_tail()}")
+            try:
+                return obsws.ReqClient(host="127.0.0.1", port=self.port, password=self.password, timeout=30)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"obs-websocket did not answer:\n{self.output_tail()}") from None
+                time.sleep(0.5)
+
+    def output_tail(self, chars: int = 4000) -> str:
+        return ((self.root / "obs-stdout.txt").read_text(errors="replace") + self.log_text())[-chars:]
+
+    def log_text(self) -> str:
+        logs = sorted((self.config_dir / "logs").glob("*.txt"))
+        return logs[-1].read_text(errors="replace") if logs else ""
+
+    def leaks(self) -> int:
+        found = LEAKS.findall(self.log_text())
+        assert found, f"no leak report in OBS's log:\n{self.output_tail()}"
+        return int(found[-1])
+
+    # -- requests ------------------------------------------------------------------------
+
+    def screenshot(self, source: str, width: int | None = None) -> np.ndarray:
+        """The source's current picture as RGB; at its own size unless ``width`` is given."""
+        assert self.client is not None
+        data: dict[str, Any] = {"sourceName": source, "imageFormat": "png"}
+        if width:
+            data["imageWidth"] = width
+        response = self.client.send("GetSourceScreenshot", data, raw=True)
+        encoded = response["imageData"].split(",", 1)[1]
+        image = cv2.imdecode(np.frombuffer(base64.b64decode(encoded), np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def vendor(self, request_type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert self.client is not None
+        request: dict[str, Any] = {"vendorName": "fdstyle", "requestType": request_type}
+        if data:  # obs-websocket 5.1 rejects an empty requestData
+            request["requestData"] = data
+        response = self.client.send("CallVendorRequest", request, raw=True)
+        return response["responseData"]
+
+    def stats(self) -> dict[str, Any]:
+        assert self.client is not None
+        return self.client.send("GetStats", raw=True)
+
+    def thread_count(self) -> int:
+        assert self.process is not None
+        return len(os.listdir(f"/proc/{self.process.pid}/task"))
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """SIGINT to OBS only (a clean shutdown), then Xvfb once OBS is gone."""
+        if self.client is not None:
+            try:
+                self.client.disconnect()
+            except Exception:
+                pass
+            self.client = None
+        if self.process is not None and self.process.poll() is None:
+            started = time.monotonic()
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.exit_code = self.process.wait(SHUTDOWN_TIMEOUT_S)
+                self.shutdown_s = time.monotonic() - started
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.xvfb is not None and self.xvfb.poll() is None:
+            self.xvfb.terminate()
+            self.xvfb.wait(10)
+        self.stdout.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

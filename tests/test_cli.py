@@ -1,0 +1,132 @@
+"""The command line: real runs on real clips, and one readable line for every kind of bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fdstyle_core", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+
+
+def video_frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def test_stylize_video_keeps_frame_count_and_size(data_dir: Path, candy: Path, tmp_path: Path) -> None:
+    out, mask = tmp_path / "out.mp4", tmp_path / "mask.avi"
+    result = cli(
+        "stylize", data_dir / "videos/talking/liveportrait_d0.mp4", "-o", out, "--style", candy,
+        "--resize", "130x98", "--max-frames", "9", "--mask-output", mask,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "9 frames 130x98" in result.stdout and "fps" in result.stdout
+    frames = video_frames(out)
+    assert len(frames) == 9 and frames[0].shape == (98, 130, 3)
+    assert len(video_frames(mask)) == 9
+    assert not list(tmp_path.glob(".*part*")), "temporary files left behind"
+
+
+def test_stylize_frame_folder_side_by_side(data_dir: Path, candy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "frames"
+    result = cli("stylize", data_dir / "videos/cdnet_pedestrians/input", "-o", out, "--style", candy,
+                 "--mode", "perframe", "--resize", "90x60", "--max-frames", "3", "--side-by-side")
+    assert result.returncode == 0, result.stderr
+    written = sorted(out.glob("*.png"))
+    assert len(written) == 3 and cv2.imread(str(written[0])).shape == (60, 180, 3)
+
+
+def test_stylize_single_image(data_dir: Path, candy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "amber.png"
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", out, "--style", candy, "--resize", "64x64")
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(out))
+    assert image.shape == (64, 64, 3) and image.std() > 10
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert fragment in lines[0]
+
+
+def test_missing_model(tmp_path: Path, data_dir: Path) -> None:
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png",
+                 "--style", tmp_path / "none.pth")
+    assert_one_line_error(result, "style file not found")
+
+
+def test_corrupt_model(tmp_path: Path, data_dir: Path) -> None:
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x00garbage")
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png", "--style", bad)
+    assert_one_line_error(result, "cannot read style file bad.pth")
+
+
+def test_wrong_keys(tmp_path: Path, data_dir: Path) -> None:
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, wrong)
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png", "--style", wrong)
+    assert_one_line_error(result, "missing conv1.conv2d.bias")
+
+
+def test_unreadable_video_leaves_no_output(tmp_path: Path, candy: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    out = tmp_path / "o.mp4"
+    result = cli("stylize", broken, "-o", out, "--style", candy)
+    assert_one_line_error(result, "broken.mp4")
+    assert not out.exists() and not list(tmp_path.glob(".*part*"))
+
+
+def test_empty_folder(tmp_path: Path, candy: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("stylize", tmp_path / "empty", "-o", tmp_path / "o.mp4", "--style", candy)
+    assert_one_line_error(result, "no image frames")
+
+
+def test_camera_that_cannot_open(tmp_path: Path, candy: Path) -> None:
+    result = cli("stylize", "57", "-o", tmp_path / "o.mp4", "--style", candy)
+    assert_one_line_error(result, "cannot open camera 57")
+
+
+@pytest.mark.parametrize("size", ["640", "0x480", "axb"])
+def test_bad_resize(tmp_path: Path, candy: Path, data_dir: Path, size: str) -> None:
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png",
+                 "--style", candy, "--resize", size)
+    assert result.returncode == 2 and "bad size" in result.stderr
+
+
+def test_grey_and_one_pixel_images_work(tmp_path: Path, candy: Path) -> None:
+    grey_image, dot = tmp_path / "grey.png", tmp_path / "dot.png"
+    cv2.imwrite(str(grey_image), np.full((20, 30), 90, np.uint8))
+    cv2.imwrite(str(dot), np.full((1, 1, 3), 200, np.uint8))
+    for source in (grey_image, dot):
+        out = tmp_path / f"out-{source.name}"
+        result = cli("stylize", source, "-o", out, "--style", candy)
+        assert result.returncode == 0, result.stderr
+        assert cv2.imread(str(out)).shape[:2] == cv2.imread(str(source), cv2.IMREAD_UNCHANGED).shape[:2]
+
+
+def test_styles_lists_user_folder(tmp_path: Path, candy: Path) -> None:
+    (tmp_path / "my_candy.pth").write_bytes(candy.read_bytes())
+    result = cli("styles", tmp_path)
+    assert result.returncode == 0 and "my_candy" in result.stdout

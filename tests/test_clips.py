@@ -1,0 +1,36 @@
+"""On real clips, `paper` stops the background flicker of `perframe` and still follows motion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fdstyle_core.metrics import background_flicker, motion_change
+from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from tests.conftest import read_clip
+
+CLIPS = [
+    ("videos/cdnet_office", (240, 160), 700),
+    ("videos/talking/retalking_3.mp4", (320, 320), 0),
+]
+
+
+def run_mode(style: Path, mode: str, frames: list[np.ndarray]) -> list[np.ndarray]:
+    pipeline = Pipeline(PipelineConfig(style=str(style), mode=mode))
+    return [pipeline.process(f) for f in frames]
+
+
+@pytest.mark.parametrize("clip,size,start", CLIPS)
+def test_paper_removes_background_flicker_and_follows_motion(
+    data_dir: Path, candy: Path, clip: str, size: tuple[int, int], start: int
+) -> None:
+    frames = read_clip(data_dir / clip, 12, size, start)
+    perframe = run_mode(candy, "perframe", frames)
+    paper = run_mode(candy, "paper", frames)
+    assert len(paper) == len(frames) and all(o.shape == f.shape for o, f in zip(paper, frames))
+    flicker_perframe, flicker_paper = background_flicker(frames, perframe), background_flicker(frames, paper)
+    assert flicker_perframe > 2.0, "perframe should visibly flicker"
+    assert flicker_paper <= 0.1 * flicker_perframe
+    assert motion_change(frames, paper) >= 0.25 * motion_change(frames, perframe)
