@@ -130,7 +130,8 @@ class Session:
             "device": status.device,
             "fps": status.fps,
             "latency_ms": status.latency_ms,
-            "problems": [p for p in (status.problem, *extra) if p],
+            "frames": status.frames,
+            "problem": "; ".join(p for p in (status.problem, *extra) if p),  # obs_data has no string arrays
             "notice": status.notice,
             "worker_alive": self.worker.is_alive,
             "worker_threads": sum(t.name == WORKER_THREAD for t in threading.enumerate()),

@@ -46,6 +46,7 @@ class WorkerStatus:
     device: str = ""
     fps: float = 0.0
     latency_ms: float = 0.0
+    frames: int = 0  # frames written since the start
     problem: str = ""  # empty when all is well
     notice: str = ""  # something the user should know that is not a failure (e.g. CPU fallback)
 
@@ -246,4 +247,4 @@ class Worker:
                 fps = instant if not fps else fps + SMOOTHING * (instant - fps)
             smoothed = latency if not status.latency_ms else status.latency_ms + SMOOTHING * (latency - status.latency_ms)
             problem = "" if status.problem.startswith(("a frame failed", "reading failed")) else status.problem
-            self._status = replace(status, fps=fps, latency_ms=smoothed, problem=problem)
+            self._status = replace(status, fps=fps, latency_ms=smoothed, problem=problem, frames=status.frames + 1)
