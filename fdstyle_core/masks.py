@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .pipeline import make_stabilizer
-from .stabilizer import MaskParams
+from .stabilizer import MaskParams, grey
 
 SUBTRACTORS = ("mog2", "knn")
 # OpenCV marks shadows with this value when shadow detection is on; CDnet counts shadow as background.
@@ -34,6 +34,32 @@ def subtractor_foreground(kind: str, frames: Iterable[np.ndarray]) -> Iterator[n
     model = subtractor(kind)
     for frame in frames:
         yield model.apply(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)) == SUBTRACTOR_FOREGROUND
+
+
+def grey_differences(previous: list[np.ndarray], current: list[np.ndarray]) -> np.ndarray:
+    """|F_t − F_{t−1}| for each pair with the stabilizer's own grey, as an N×H×W float32 array."""
+    with torch.inference_mode():
+        return (grey(_batch(current)) - grey(_batch(previous))).abs()[:, 0].numpy()
+
+
+def paper_foreground(differences: np.ndarray, params: MaskParams) -> np.ndarray:
+    """The paper's mask (steps 4–5) with OpenCV morphology, as foreground: the parameter sweep's fast path.
+
+    OpenCV's van Herk filters cost the same for any kernel, where the stabilizer's torch max
+    filter grows with its area; both ignore pixels outside the image, so they agree bit for bit
+    (tests check it against :func:`fdstyle_core.stabilizer.paper_mask`).
+    """
+    foreground = np.empty(differences.shape, bool)
+    for index, difference in enumerate(differences):
+        background = (difference <= params.threshold).astype(np.uint8)
+        if params.dilate_iters and params.dilate_kernel > 1:
+            kernel = np.ones((params.dilate_kernel,) * 2, np.uint8)
+            background = cv2.dilate(background, kernel, iterations=params.dilate_iters)
+        if params.erode_iters and params.erode_kernel > 1:
+            kernel = np.ones((params.erode_kernel,) * 2, np.uint8)
+            background = cv2.erode(background, kernel, iterations=params.erode_iters)
+        foreground[index] = background == 0
+    return foreground
 
 
 def _batch(frames: list[np.ndarray]) -> torch.Tensor:

@@ -6,11 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from fdstyle_core.cdnet import CdnetClip
 from fdstyle_core.cli import main
 from fdstyle_core.eval_cmd import COLUMNS
+from fdstyle_core.masks import grey_differences, mode_foreground, paper_foreground
 from fdstyle_core.pipeline import MODES
+from fdstyle_core.stabilizer import MaskParams
 
 METRICS = {key for key, _, _ in COLUMNS} | {"frame_ms"}
 
@@ -91,3 +95,14 @@ def test_eval_mask_on_cdnet_frames(data_dir: Path, tmp_path: Path) -> None:
 def test_eval_mask_rejects_a_folder_that_is_not_cdnet(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["eval-mask", str(tmp_path)]) == 2
     assert "not a CDnet clip" in capsys.readouterr().err
+
+
+def test_sweep_fast_path_equals_the_stabilizer_mask(data_dir: Path) -> None:
+    clip = CdnetClip.open(data_dir / "videos" / "cdnet_pedestrians")
+    previous = [clip.frame(i - 1) for i in (420, 500)]
+    current = [clip.frame(i) for i in (420, 500)]
+    differences = grey_differences(previous, current)
+    for params in (MaskParams(), MaskParams(8, 3, 3, 2, 5), MaskParams(20, 0, 1, 4, 3), MaskParams(5, 1, 5, 0, 1)):
+        expected = mode_foreground("paper", params, previous, current)
+        assert expected is not None and expected.any()
+        assert np.array_equal(paper_foreground(differences, params), expected), params
