@@ -6,7 +6,6 @@ they are spelled out once here.  Pure Python: no OBS needed to test it.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any, Mapping
 
 from fdstyle_core.devices import DEVICE_CHOICES
@@ -16,7 +15,8 @@ from fdstyle_core.stabilizer import MaskParams
 from fdstyle_core.styles import default_style
 from fdstyle_core.worker import WorkerConfig
 
-MASK_KEYS = tuple(f.name for f in fields(MaskParams))
+# The paper's five knobs; MaskParams' other fields keep their defaults here.
+MASK_KEYS = ("threshold", "dilate_kernel", "dilate_iters", "erode_kernel", "erode_iters")
 KEY_TYPES: dict[str, type] = {
     "camera_source": str,
     "enabled": bool,

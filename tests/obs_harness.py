@@ -81,6 +81,8 @@ class Obs:
         self.client: obsws.ReqClient | None = None
         self.exit_code: int | None = None
         self.shutdown_s: float | None = None
+        self.switches = 0  # scene-collection switches so far (each one unloads and loads scripts)
+        self.first_stats: dict[str, Any] = {}
 
     @property
     def config_dir(self) -> Path:
@@ -190,6 +192,11 @@ class Obs:
             request["requestData"] = data
         response = self.client.send("CallVendorRequest", request, raw=True)
         return response["responseData"]
+
+    def switch_collection(self, name: str) -> None:
+        assert self.client is not None
+        self.client.set_current_scene_collection(name)
+        self.switches += 1
 
     def stats(self) -> dict[str, Any]:
         assert self.client is not None

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 import pytest
+from obsws_python.error import OBSSDKRequestError
 
 from obs_harness import OBS_FPS, Obs, scene_collection
 
@@ -97,7 +98,10 @@ def next_output(obs: Obs, previous: np.ndarray | None) -> np.ndarray:
     """The next output picture that differs from ``previous`` (a new frame from the worker)."""
 
     def changed() -> np.ndarray | None:
-        shot = obs.screenshot("fdstyle")
+        try:
+            shot = obs.screenshot("fdstyle")
+        except OBSSDKRequestError:  # right after a (re)load the output has no frame yet
+            return None
         return shot if previous is None or shot.shape != previous.shape or np.any(shot != previous) else None
 
     return wait_for(changed, "a new output frame", obs)
@@ -115,7 +119,7 @@ def grey(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32).mean(axis=2)
 
 
-def background_change(obs: Obs, pairs: int = 6) -> float:
+def background_change(obs: Obs, pairs: int = 8) -> float:
     """Mean output change on the static background between consecutive new output frames.
 
     Background = pixels whose camera picture changed by under 6 grey levels between the two
@@ -128,10 +132,10 @@ def background_change(obs: Obs, pairs: int = 6) -> float:
         new_camera = obs.screenshot("Camera")
         still = (np.abs(grey(new_camera) - grey(camera)) < 6).astype(np.uint8)
         still = cv2.erode(still, np.ones((9, 9), np.uint8)).astype(bool)
-        if still.mean() > 0.2:
+        if still.mean() > 0.1:
             changes.append(float(np.abs(grey(new_output) - grey(output))[still].mean()))
         camera, output = new_camera, new_output
-    assert len(changes) >= pairs // 2, "the clip had too little static background"
+    assert len(changes) >= 3, "the clip had too little static background"
     return float(np.mean(changes))
 
 
@@ -201,8 +205,7 @@ def test_output_follows_camera_resolution_change(obs_run: Obs, clips: dict[str, 
 
 def switch_collection(obs: Obs, name: str) -> None:
     """Switching the scene collection makes OBS unload every script and load it again."""
-    assert obs.client is not None
-    obs.client.set_current_scene_collection(name)
+    obs.switch_collection(name)
     wait_for(lambda: obs.vendor("get_status").get("worker_alive"), f"the script to load in {name}", obs)
 
 
@@ -235,8 +238,11 @@ def test_sigint_exits_cleanly_without_extra_leaks(obs_run: Obs, clips: dict[str,
     assert obs_run.exit_code == 0, obs_run.output_tail()
     assert obs_run.shutdown_s is not None and obs_run.shutdown_s < 10
     assert "fdstyle] unloaded" in obs_run.log_text()
-    with Obs(tmp_path, [scene_collection("Test", clips["a"], None)]) as baseline:
-        time.sleep(2)
+    # OBS itself leaks one allocation per scene-collection switch, so the baseline switches as often.
+    names = ("Test2", "Test")
+    with Obs(tmp_path, [scene_collection(name, clips["a"], None) for name in names]) as baseline:
+        for index in range(obs_run.switches):
+            baseline.switch_collection(names[index % 2])
     assert baseline.exit_code == 0, baseline.output_tail()
     print(f"shutdown {obs_run.shutdown_s:.1f} s; leaks with script {obs_run.leaks()}, without {baseline.leaks()}")
     assert obs_run.leaks() <= baseline.leaks()
