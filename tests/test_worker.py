@@ -1,0 +1,176 @@
+"""The worker thread without OBS: a real Pipeline on tiny frames, fake readers and writers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.worker import Worker, WorkerConfig, WorkerStatus
+
+SIZE = (24, 32)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+class Camera:
+    """A reader that returns a new random frame on every call."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.calls = 0
+
+    def __call__(self) -> np.ndarray:
+        self.calls += 1
+        return self.rng.integers(0, 256, (*SIZE, 4), dtype=np.uint8)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, frame: np.ndarray) -> None:
+        with self.lock:
+            self.frames.append(frame)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.frames)
+
+
+@pytest.fixture
+def config(candy: Path) -> WorkerConfig:
+    return WorkerConfig(PipelineConfig(style=str(candy), device="cpu"), max_fps=200)
+
+
+def run(worker: Worker) -> Worker:
+    worker.start()
+    return worker
+
+
+def test_processes_frames_and_reports_status(config: WorkerConfig) -> None:
+    sink = Sink()
+    worker = run(Worker(Camera(), sink, config))
+    try:
+        wait_until(lambda: sink.count() >= 3)
+        status = worker.status
+        assert status.running and status.device == "cpu fp32" and status.problem == ""
+        assert status.fps > 0 and status.latency_ms > 0 and status.frames >= 3
+        assert sink.frames[0].shape == (*SIZE, 4)
+    finally:
+        assert worker.stop()
+    assert not worker.is_alive and worker.status.text() == "stopped"
+
+
+def test_a_failing_frame_is_logged_and_the_next_one_processed(config: WorkerConfig, caplog: pytest.LogCaptureFixture) -> None:
+    camera, sink = Camera(), Sink()
+    failures = iter([True, False])
+
+    def flaky_writer(frame: np.ndarray) -> None:
+        if next(failures, False):
+            raise ValueError("disk full")
+        sink(frame)
+
+    worker = run(Worker(camera, flaky_writer, config))
+    try:
+        wait_until(lambda: sink.count() >= 2)
+    finally:
+        worker.stop()
+    assert "a frame failed" in caplog.text
+    assert worker.status.problem == ""  # cleared by the next good frame
+
+
+def test_bad_style_keeps_the_last_good_one(config: WorkerConfig, tmp_path: Path) -> None:
+    sink = Sink()
+    worker = run(Worker(Camera(), sink, config))
+    try:
+        wait_until(lambda: sink.count() >= 1)
+        broken = tmp_path / "broken.pth"
+        broken.write_bytes(b"not a model")
+        worker.configure(replace(config, pipeline=replace(config.pipeline, style=str(broken))))
+        wait_until(lambda: "broken.pth" in worker.status.problem)
+        before = sink.count()
+        wait_until(lambda: sink.count() >= before + 2)  # still painting with the old style
+        assert "previous style keeps running" in worker.status.problem
+    finally:
+        worker.stop()
+
+
+def test_disabled_passes_frames_through_and_mask_is_shown(config: WorkerConfig) -> None:
+    camera, sink = Camera(), Sink()
+    worker = run(Worker(lambda: camera(), sink, replace(config, enabled=False)))
+    try:
+        wait_until(lambda: sink.count() >= 1)
+        worker.configure(replace(config, show_mask=True))
+        wait_until(lambda: sink.count() >= 5)
+    finally:
+        worker.stop()
+    last = sink.frames[-1]
+    assert set(np.unique(last[:, :, :3])) <= {0, 255}, "the mask is black and white"
+
+
+def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig) -> None:
+    frame = np.full((*SIZE, 3), 100, np.uint8)
+    sink = Sink()
+    worker = run(Worker(lambda: frame, sink, config))
+    try:
+        time.sleep(0.5)
+    finally:
+        worker.stop()
+    assert sink.count() == 1, "an unchanged picture is processed once"
+
+
+class GpuThatFails(Pipeline):
+    """A pipeline that pretends to be on a GPU and runs out of memory on its first frame."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        super().__init__(replace(config, device="cpu"))
+        self.fake_gpu = config.device != "cpu"
+
+    @property
+    def description(self) -> str:
+        return "cuda (fake)" if self.fake_gpu else super().description
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        if self.fake_gpu:
+            self.device = type(self.device)("cuda")
+            raise RuntimeError("CUDA out of memory")
+        return super().process(frame)
+
+
+def test_gpu_failure_falls_back_to_cpu_and_says_so(config: WorkerConfig) -> None:
+    sink = Sink()
+    gpu = replace(config, pipeline=replace(config.pipeline, device="cuda"))
+    worker = run(Worker(Camera(), sink, gpu, pipeline_factory=GpuThatFails))
+    try:
+        wait_until(lambda: sink.count() >= 1)
+        status = worker.status
+    finally:
+        worker.stop()
+    assert status.device == "cpu fp32"
+    assert "running on CPU" in status.notice
+
+
+def test_status_text() -> None:
+    assert WorkerStatus().text() == "stopped"
+    line = WorkerStatus(running=True, device="cpu fp32", fps=12.34, latency_ms=80.4, problem="x").text()
+    assert line == "cpu fp32 · 12.3 fps, 80 ms · problem: x"
+
+
+def test_stop_without_start_and_bad_config_error_is_readable(candy: Path) -> None:
+    assert Worker(Camera(), Sink()).stop()
+    with pytest.raises(FdstyleError, match="unknown mode"):
+        PipelineConfig(style=str(candy), mode="nope")
