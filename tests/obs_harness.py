@@ -197,6 +197,11 @@ class Obs:
         assert self.client is not None
         self.client.set_current_scene_collection(name)
         self.switches += 1
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while self.client.send("GetSceneCollectionList", raw=True)["currentSceneCollectionName"] != name:
+            assert time.monotonic() < deadline, f"OBS did not switch to scene collection {name}"
+            time.sleep(0.2)
+        time.sleep(0.5)  # let the collection finish loading before the next switch
 
     def stats(self) -> dict[str, Any]:
         assert self.client is not None
