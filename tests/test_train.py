@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -150,6 +151,17 @@ def test_multiscale_style_loss_is_zero_on_the_painting_and_large_elsewhere(parti
     assert all(float(same[k]) < 1e-6 for k in ("content", "style_x1", "style_x2", "style_x4"))
     assert float(grey["style_x1"]) > 1.0 and float(grey["style_x4"]) > 0.01
     assert float(grey["tv"]) == 0.0 < float(same["tv"])
+
+
+def test_batches_are_uint8_crops_even_from_photos_smaller_than_the_crop(tmp_path: Path) -> None:
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((20, 30, 3), 200, np.uint8))
+    batches = ContentBatches([small], crop=32, batch_size=3, seed=0)
+    try:
+        batch = batches.next()
+    finally:
+        batches.close()
+    assert batch.dtype == torch.uint8 and batch.shape == (3, 3, 32, 32) and int(batch.min()) == 200
 
 
 # --- the train command -----------------------------------------------------------------------
