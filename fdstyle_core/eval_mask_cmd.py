@@ -28,6 +28,8 @@ from .pipeline import MODES
 from .stabilizer import MaskParams
 
 _DEFAULTS = MaskParams()
+# Modes whose mask depends on the previous and current frame only, so frame pairs score them exactly.
+PAIR_MODES = ("paper", "flow")
 # Pairs per stabilizer batch: bounds memory on long clips.
 BATCH = 64
 
@@ -46,7 +48,12 @@ def _numbers(kind: Callable[[str], float]) -> Callable[[str], list]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("clips", nargs="+", type=Path, help="CDnet-format clip folders")
-    parser.add_argument("--modes", default=",".join(MODES), help="modes whose mask to score (those without a mask are skipped)")
+    parser.add_argument(
+        "--modes",
+        default=",".join(m for m in PAIR_MODES if m in MODES),
+        help="modes whose mask to score; each is scored on independent frame pairs, which is exact only "
+        "for masks that look at two frames (modes without a mask are skipped)",
+    )
     parser.add_argument("--no-subtractors", action="store_true", help="skip the MOG2 and KNN comparison")
     parser.add_argument("--stride", type=int, default=1, help="score every N-th frame of the temporal ROI")
     parser.add_argument("--max-frames", type=int, default=0, help="score at most N frames per clip (0 = all)")

@@ -70,8 +70,8 @@ def mode_foreground(mode: str, params: MaskParams, previous: list[np.ndarray], c
     """Foreground of ``mode``'s mask for each pair (previous[i] → current[i]), as an N×H×W array.
 
     The pairs go through the stabilizer as one batch with an identity "stylization", so no
-    network runs; that scores modes whose mask depends on the input frames only.  None when the
-    mode has no mask.
+    network runs and the mode keeps no history beyond the previous frame; that scores exactly the
+    modes whose mask depends on the two input frames only.  None when the mode has no mask.
     """
     stabilizer = make_stabilizer(mode, params)
     with torch.inference_mode():
