@@ -39,13 +39,38 @@ class UpsampleConvLayer(ConvLayer):
         return super().forward(F.interpolate(x, scale_factor=self.upsample, mode="nearest"))
 
 
+class StyleNorm(nn.InstanceNorm2d):
+    """Instance norm that can record its statistics on a full frame and reuse them on crops.
+
+    A crop normalized over itself would be painted differently from the same pixels in the
+    full frame; with the full frame's mean and variance frozen, it matches.  No buffers are
+    added, so state-dict keys stay exactly those of ``nn.InstanceNorm2d(affine=True)``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, affine=True)
+        self.recording = False
+        self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen is None:
+            if self.recording:
+                var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+                self.recorded = (mean, var)
+            return super().forward(x)
+        mean, var = self.frozen
+        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
+        return (x - mean) * scale + self.bias.view(1, -1, 1, 1)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv1 = ConvLayer(channels, channels, 3, 1)
-        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.in1 = StyleNorm(channels)
         self.conv2 = ConvLayer(channels, channels, 3, 1)
-        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.in2 = StyleNorm(channels)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,20 +86,20 @@ class TransformerNet(nn.Module):
         c2, c3 = 2 * c1, 4 * c1
         self.width = width
         self.conv1 = ConvLayer(3, c1, 9, 1)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.in1 = StyleNorm(c1)
         self.conv2 = ConvLayer(c1, c2, 3, 2)
-        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.in2 = StyleNorm(c2)
         self.conv3 = ConvLayer(c2, c3, 3, 2)
-        self.in3 = nn.InstanceNorm2d(c3, affine=True)
+        self.in3 = StyleNorm(c3)
         self.res1 = ResidualBlock(c3)
         self.res2 = ResidualBlock(c3)
         self.res3 = ResidualBlock(c3)
         self.res4 = ResidualBlock(c3)
         self.res5 = ResidualBlock(c3)
         self.deconv1 = UpsampleConvLayer(c3, c2, 3, upsample=2)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.in4 = StyleNorm(c2)
         self.deconv2 = UpsampleConvLayer(c2, c1, 3, upsample=2)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.in5 = StyleNorm(c1)
         self.deconv3 = ConvLayer(c1, 3, 9, 1)
         self.relu = nn.ReLU()
 
@@ -86,6 +111,10 @@ class TransformerNet(nn.Module):
         y = self.relu(self.in4(self.deconv1(y)))
         y = self.relu(self.in5(self.deconv2(y)))
         return self.deconv3(y)
+
+
+def norm_layers(net: nn.Module) -> list[StyleNorm]:
+    return [m for m in net.modules() if isinstance(m, StyleNorm)]
 
 
 def width_from_state_dict(state: dict[str, torch.Tensor]) -> float:

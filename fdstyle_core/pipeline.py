@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .devices import PRECISION_CHOICES, device_label, resolve_device, synchronize
 from .errors import FdstyleError
-from .network import SIZE_MULTIPLE, TransformerNet
+from .network import TransformerNet
+from .painter import Painter
 from .stabilizer import MaskParams, PerFrame, Stabilizer, StepResult
 from .styles import load_network, resolve_style
 
@@ -27,11 +27,10 @@ STABILIZERS: dict[str, str] = {
     "perframe": "fdstyle_core.stabilizer:PerFrame",
     "paper": "fdstyle_core.stabilizer:PaperStabilizer",
     "flow": "fdstyle_core.flow:FlowStabilizer",
+    "reference": "fdstyle_core.reference:ReferenceStabilizer",
 }
 MODES = tuple(STABILIZERS)
 DEFAULT_MODE = "paper"
-# Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
-MIN_NETWORK_SIDE = 16
 # fp16 is kept only if it reproduces fp32 within this many grey levels on a test image.
 HALF_TOLERANCE = 2.0
 
@@ -118,6 +117,7 @@ class Pipeline:
             or config.processing_height != old.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
+        self._painter = Painter(self._net, self.dtype, device, config.processing_height)
         if restart:
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self.reset()
@@ -152,29 +152,6 @@ class Pipeline:
 
     # -- per frame -----------------------------------------------------------------------
 
-    def _stylize(self, frame: torch.Tensor) -> torch.Tensor:
-        """Run the network on a full-size frame, at the processing size, and return full size."""
-        assert self._net is not None and self.config is not None
-        started = time.perf_counter()
-        height, width = frame.shape[-2:]
-        x = frame[:, :3]
-        target = self.config.processing_height
-        if 0 < target < height:
-            size = (target, max(1, round(width * target / height)))
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        h, w = x.shape[-2:]
-        pad_h = max(MIN_NETWORK_SIDE, -(-h // SIZE_MULTIPLE) * SIZE_MULTIPLE) - h
-        pad_w = max(MIN_NETWORK_SIDE, -(-w // SIZE_MULTIPLE) * SIZE_MULTIPLE) - w
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        y = self._net(x.to(self.dtype)).float()[:, :, :h, :w]
-        if (h, w) != (height, width):
-            y = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False)
-        y = y.clamp_(0, 255)
-        synchronize(self.device)
-        self.timings["network"] = (time.perf_counter() - started) * 1000
-        return y
-
     def process(self, frame: np.ndarray) -> np.ndarray:
         """One frame through upload, network, stabilizer and download; same shape and dtype out."""
         frame = as_rgb_frame(frame)
@@ -187,16 +164,18 @@ class Pipeline:
             x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
             synchronize(self.device)
             t1 = time.perf_counter()
-            self.timings["network"] = 0.0
-            result = self._stabilizer.step(x, self._stylize)
+            self._painter.network_ms = 0.0
+            result = self._stabilizer.step(x, self._painter)
             synchronize(self.device)
             t2 = time.perf_counter()
             out = result.output.round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
         t3 = time.perf_counter()
         self.last_result = result
+        network = self._painter.network_ms
         self.timings.update(
             upload=(t1 - t0) * 1000,
-            stabilize=(t2 - t1) * 1000 - self.timings["network"],
+            network=network,
+            stabilize=(t2 - t1) * 1000 - network,
             download=(t3 - t2) * 1000,
             total=(t3 - t0) * 1000,
         )

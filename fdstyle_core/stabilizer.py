@@ -10,7 +10,7 @@ OpenCV computation bit for bit.  Kernels are square with odd sides so the anchor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import torch
@@ -30,6 +30,12 @@ class MaskParams:
     dilate_kernel: int = 3
     erode_iters: int = 5
     erode_kernel: int = 5
+    # Beyond the paper (used by the `reference` mode; `auto_threshold` also by `paper`):
+    auto_threshold: bool = False  # estimate T from the camera's noise instead of `threshold`
+    feather: int = 4  # px of soft blend outside the refreshed region (0 = hard seam)
+    refresh_fraction: float = 0.5  # changed share of the frame that triggers a whole-frame refresh
+    crossfade_frames: int = 0  # frames of cross-fade on a whole-frame refresh (0 = cut)
+    skip_work: bool = True  # no network call without motion; paint only the moving region
 
     def __post_init__(self) -> None:
         for name in ("dilate_kernel", "erode_kernel"):
@@ -41,6 +47,10 @@ class MaskParams:
                 raise FdstyleError(f"{name.replace('_', ' ')} must be ≥ 0, got {getattr(self, name)}")
         if self.threshold < 0:
             raise FdstyleError(f"threshold must be ≥ 0 grey levels, got {self.threshold}")
+        if self.feather < 0 or self.crossfade_frames < 0:
+            raise FdstyleError("feather and cross-fade frames must be ≥ 0")
+        if not 0 < self.refresh_fraction <= 1:
+            raise FdstyleError(f"refresh fraction must be in (0, 1], got {self.refresh_fraction}")
 
 
 @dataclass
@@ -77,6 +87,33 @@ def paper_mask(grey_now: torch.Tensor, grey_prev: torch.Tensor, params: MaskPara
     background = ((grey_now - grey_prev).abs() <= params.threshold).float()
     background = dilate(background, params.dilate_kernel, params.dilate_iters)
     return erode(background, params.erode_kernel, params.erode_iters)
+
+
+class NoiseThreshold:
+    """Chooses T from the camera's noise: a multiple of the robust spread of frame differences.
+
+    Most pixels of a video call are static, so the median |ΔF| over the frame measures sensor
+    and compression noise, not motion; 1/0.6745 turns a median absolute value into a standard
+    deviation.  Smoothed over frames so T does not jump with a single busy frame.
+    """
+
+    SIGMAS = 4.0
+    SMOOTHING = 0.9
+    BOUNDS = (3.0, 40.0)
+
+    def __init__(self) -> None:
+        self.sigma: float | None = None
+
+    def update(self, grey_now: torch.Tensor, grey_prev: torch.Tensor) -> float:
+        diff = (grey_now - grey_prev).abs()[..., ::2, ::2]
+        sigma = diff.median().item() / 0.6745
+        self.sigma = sigma if self.sigma is None else self.SMOOTHING * self.sigma + (1 - self.SMOOTHING) * sigma
+        return self.threshold
+
+    @property
+    def threshold(self) -> float:
+        low, high = self.BOUNDS
+        return low if self.sigma is None else min(high, max(low, self.SIGMAS * self.sigma))
 
 
 class Stabilizer(Protocol):
@@ -116,6 +153,8 @@ class PaperStabilizer:
     def reset(self) -> None:
         self._prev_grey: torch.Tensor | None = None
         self._prev_output: torch.Tensor | None = None
+        self._noise = NoiseThreshold()
+        self.threshold = self.params.threshold
 
     def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult:
         now = grey(frame)
@@ -124,7 +163,9 @@ class PaperStabilizer:
             mask = None
             output = styled
         else:
-            mask = paper_mask(now, self._prev_grey, self.params)
+            auto = self.params.auto_threshold
+            self.threshold = self._noise.update(now, self._prev_grey) if auto else self.params.threshold
+            mask = paper_mask(now, self._prev_grey, replace(self.params, threshold=self.threshold))
             output = torch.where(mask.bool(), self._prev_output, styled)
         self._prev_grey, self._prev_output = now, output
         return StepResult(output, mask, True)

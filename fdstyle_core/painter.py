@@ -1,0 +1,124 @@
+"""Running the style network on a frame, or on just a region of it.
+
+The painter hides the processing size, the padding the network needs, the precision and the
+timing.  Painting a region reuses the instance-norm statistics of the last full-frame pass, so
+the region is painted the way the full frame would be there.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch.nn import functional as F
+
+from .devices import synchronize
+from .network import SIZE_MULTIPLE, TransformerNet, norm_layers
+
+# Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
+MIN_NETWORK_SIDE = 16
+# Context around a painted region, in network pixels: enough that the crop's own border
+# (reflection padding instead of real neighbours) does not show inside the region.
+REGION_CONTEXT = 32
+
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in frame pixels, end exclusive
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+class Painter:
+    """Callable on a full frame (N×3×H×W float 0–255) → stylized frame of the same size."""
+
+    def __init__(self, net: TransformerNet, dtype: torch.dtype, device: torch.device, processing_height: int) -> None:
+        self.net, self.dtype, self.device = net, dtype, device
+        self.processing_height = processing_height
+        self.network_ms = 0.0  # accumulated since the caller last reset it
+        self.calls = 0
+
+    def _network_size(self, height: int, width: int) -> tuple[int, int]:
+        target = self.processing_height
+        if 0 < target < height:
+            return target, max(1, round(width * target / height))
+        return height, width
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on an arbitrary-size input: pad to what it accepts, crop back, clamp."""
+        h, w = x.shape[-2:]
+        pad_h = max(MIN_NETWORK_SIDE, _round_up(h, SIZE_MULTIPLE)) - h
+        pad_w = max(MIN_NETWORK_SIDE, _round_up(w, SIZE_MULTIPLE)) - w
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.net(x.to(self.dtype)).float()[:, :, :h, :w]
+
+    def _timed(self, work) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        result = work()
+        synchronize(self.device)
+        self.network_ms += (time.perf_counter() - started) * 1000
+        self.calls += 1
+        return result
+
+    def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
+        size = self._network_size(*frame.shape[-2:])
+        if size == tuple(frame.shape[-2:]):
+            return frame[:, :3]
+        return F.interpolate(frame[:, :3], size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    def __call__(self, frame: torch.Tensor) -> torch.Tensor:
+        """Paint the whole frame and remember its normalization statistics for regions."""
+
+        def work() -> torch.Tensor:
+            x = self._to_network(frame)
+            norms = norm_layers(self.net)
+            for norm in norms:
+                norm.frozen, norm.recording = None, True
+            try:
+                y = self._run(x)
+            finally:
+                for norm in norms:
+                    norm.recording = False
+            self._stats = [norm.recorded for norm in norms]
+            if y.shape[-2:] != frame.shape[-2:]:
+                y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)
+            return y.clamp_(0, 255)
+
+        return self._timed(work)
+
+    @property
+    def has_statistics(self) -> bool:
+        return getattr(self, "_stats", None) is not None
+
+    def region(self, frame: torch.Tensor, box: Box) -> torch.Tensor:
+        """Paint only ``box`` of ``frame`` (same size as the last full pass); returns the box's pixels."""
+        assert self.has_statistics, "paint a full frame first"
+
+        def work() -> torch.Tensor:
+            height, width = frame.shape[-2:]
+            x = self._to_network(frame)
+            nh, nw = x.shape[-2:]
+            sy, sx = nh / height, nw / width
+            y0, y1, x0, x1 = box
+            # network-pixel window with context, aligned to the network's stride grid
+            ny0 = max(0, (int(y0 * sy) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+            nx0 = max(0, (int(x0 * sx) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+            ny1 = min(nh, _round_up(int(y1 * sy + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
+            nx1 = min(nw, _round_up(int(x1 * sx + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
+            norms = norm_layers(self.net)
+            for norm, stats in zip(norms, self._stats):
+                norm.frozen = stats
+            try:
+                painted = self._run(x[:, :, ny0:ny1, nx0:nx1])
+            finally:
+                for norm in norms:
+                    norm.frozen = None
+            if (nh, nw) == (height, width):
+                return painted[:, :, y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0].clamp_(0, 255)
+            # back to frame pixels: the window's frame-pixel extent, then the box inside it
+            fy0, fy1 = int(ny0 / sy), min(height, round(ny1 / sy))
+            fx0, fx1 = int(nx0 / sx), min(width, round(nx1 / sx))
+            up = F.interpolate(painted, size=(fy1 - fy0, fx1 - fx0), mode="bilinear", align_corners=False)
+            return up[:, :, y0 - fy0 : y1 - fy0, x0 - fx0 : x1 - fx0].clamp_(0, 255)
+
+        return self._timed(work)
