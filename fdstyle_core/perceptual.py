@@ -59,11 +59,12 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 
 def downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
-    """Antialiased bilinear downsampling by an integer factor (identity for 1)."""
+    """Antialiased bilinear downsampling by an integer factor (identity for 1), in fp32 (the
+    antialiased kernel has no bf16 version on CPUs)."""
     if factor == 1:
         return images
     size = (max(1, images.shape[-2] // factor), max(1, images.shape[-1] // factor))
-    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
 def relative_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -246,6 +246,19 @@ def test_distillation_from_a_teacher(tmp_path: Path, content: Path, partial_vgg:
     assert result.entry["loss_network"] is None
 
 
+def test_mixed_precision_path_gives_finite_decreasing_loss(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
+    """The bf16 autocast path CUDA runs take, exercised through CPU autocast (no GPU on CI)."""
+    trainer = Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, lr=0.01))
+    trainer.amp_dtype = torch.bfloat16
+    batch = _fixed_batch(trainer)
+    first = trainer.train_step(batch)
+    for _ in range(6):
+        last = trainer.train_step(batch)
+    assert all(torch.isfinite(v) for v in last.values())
+    assert float(last["total"]) < float(first["total"])
+    assert trainer.stylize(read_rgb(trainer.preview_path)[:32, :32].copy()).dtype == np.uint8
+
+
 def test_config_rejects_bad_requests(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
     with pytest.raises(FdstyleError, match="--style-image"):
         _config(tmp_path, content, partial_vgg)
