@@ -265,6 +265,7 @@ class Trainer:
         return entry
 
     def manifest_entry(self) -> dict[str, Any]:
+        """How this style was made: enough to check its licence and to train it again."""
         c = self.config
         teacher_entry = find_entry(c.teacher.parent, c.teacher.stem) if c.teacher else None
         painting_fields = ("painting", "title", "artist", "year", "licence")
@@ -286,7 +287,7 @@ class Trainer:
             "width": c.width,
             "teacher": c.teacher.name if c.teacher else None,
             "loss_network": (
-                {"arch": self.vgg.arch, "weights": Path(c.vgg).name, "input": self.vgg.convention.name}
+                {"arch": self.vgg.arch, "file": Path(c.vgg).name, "input": self.vgg.convention.name}
                 if self.vgg is not None else None
             ),
             "content_layer": c.content_layer if self.loss is not None else None,

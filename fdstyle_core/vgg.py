@@ -163,7 +163,9 @@ def load_vgg(source: str | Path, layers: list[str], arch: str | None = None, con
         try:
             state = torch.hub.load_state_dict_from_url(TORCHVISION_URLS[text], map_location="cpu", progress=True)
         except Exception as exc:  # no network, proxy errors, a partial download
-            raise FdstyleError(f"cannot fetch {text} weights from {TORCHVISION_URLS[text]}: {exc}") from None
+            raise FdstyleError(
+                f"cannot fetch {text} weights from {TORCHVISION_URLS[text]}: {exc} (offline? pass --vgg FILE)"
+            ) from None
         label, default_convention = text, TORCHVISION_INPUT.name
     else:
         path = Path(source).expanduser()

@@ -202,7 +202,7 @@ def test_train_command_decreases_the_loss_and_writes_a_loadable_style(
     (entry,) = manifest["styles"]
     assert set(REQUIRED_FIELDS) <= set(entry)
     assert entry["default"] is True and entry["artist"] == "Vincent van Gogh" and entry["steps"] == 12
-    assert entry["loss_network"]["weights"] == partial_vgg.name and entry["data"]["images"] == 5
+    assert entry["loss_network"]["file"] == partial_vgg.name and entry["data"]["images"] == 5
     assert entry["data"]["held_out"] not in {p.name for p in trainer.train_paths}
     assert sorted(p.name for p in (tmp_path / "run" / "previews").iterdir()) == ["step_000006.jpg", "step_000012.jpg"]
 
