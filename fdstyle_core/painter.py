@@ -19,13 +19,30 @@ from .network import SIZE_MULTIPLE, TransformerNet, norm_layers
 MIN_NETWORK_SIDE = 16
 # Context around a painted region, in network pixels: enough that the crop's own border
 # (reflection padding instead of real neighbours) does not show inside the region.
-REGION_CONTEXT = 32
+REGION_CONTEXT = 48
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in frame pixels, end exclusive
 
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
+
+
+def _upsample_window(painted: torch.Tensor, origin: tuple[int, int], box: Box, scale: tuple[float, float]) -> torch.Tensor:
+    """Sample ``box`` (frame pixels) from a painted network-size window starting at ``origin``.
+
+    Uses the very source coordinates that ``F.interpolate(bilinear, align_corners=False)``
+    uses for the whole frame, so a region lines up with a full-frame pass to the sub-pixel.
+    """
+    y0, y1, x0, x1 = box
+    (oy, ox), (sy, sx) = origin, scale
+    h, w = painted.shape[-2:]
+    ys = ((torch.arange(y0, y1, device=painted.device) + 0.5) * sy - 0.5).clamp(min=0) - oy
+    xs = ((torch.arange(x0, x1, device=painted.device) + 0.5) * sx - 0.5).clamp(min=0) - ox
+    grid_y = (2 * ys + 1) / h - 1  # grid_sample's align_corners=False normalization
+    grid_x = (2 * xs + 1) / w - 1
+    grid = torch.stack(torch.meshgrid(grid_x, grid_y, indexing="xy"), dim=-1)[None]
+    return F.grid_sample(painted, grid.to(painted.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
 class Painter:
@@ -35,7 +52,8 @@ class Painter:
         self.net, self.dtype, self.device = net, dtype, device
         self.processing_height = processing_height
         self.network_ms = 0.0  # accumulated since the caller last reset it
-        self.calls = 0
+        self.calls = 0  # network runs, whole frames and regions together
+        self.region_calls = 0
 
     def _network_size(self, height: int, width: int) -> tuple[int, int]:
         target = self.processing_height
@@ -115,10 +133,7 @@ class Painter:
                     norm.frozen = None
             if (nh, nw) == (height, width):
                 return painted[:, :, y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0].clamp_(0, 255)
-            # back to frame pixels: the window's frame-pixel extent, then the box inside it
-            fy0, fy1 = int(ny0 / sy), min(height, round(ny1 / sy))
-            fx0, fx1 = int(nx0 / sx), min(width, round(nx1 / sx))
-            up = F.interpolate(painted, size=(fy1 - fy0, fx1 - fx0), mode="bilinear", align_corners=False)
-            return up[:, :, y0 - fy0 : y1 - fy0, x0 - fx0 : x1 - fx0].clamp_(0, 255)
+            return _upsample_window(painted, (ny0, nx0), box, (nh / height, nw / width)).clamp_(0, 255)
 
+        self.region_calls += 1
         return self._timed(work)

@@ -91,7 +91,7 @@ class ReferenceStabilizer:
             self._fade_from, self._fade_step = self._output, 0
         if self._fade_from is not None:
             self._fade_step += 1
-            weight = self._fade_step / (frames + 1)
+            weight = self._fade_step / frames
             output = torch.lerp(self._fade_from, fresh, weight)
             if self._fade_step >= frames:
                 self._fade_from = None

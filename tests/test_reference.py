@@ -1,0 +1,162 @@
+"""The `reference` mode on constructed clips with known answers, and on real clips."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fdstyle_core.metrics import background_flicker, motion_change
+from fdstyle_core.painter import Painter
+from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.reference import ReferenceStabilizer
+from fdstyle_core.stabilizer import MaskParams, PaperStabilizer
+from fdstyle_core.styles import load_network
+from tests.conftest import read_clip
+from tests.synthetic import texture
+
+
+class CountingPaint:
+    """A per-pixel "style" (colour inversion) whose fresh result is known exactly, counting calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, frame: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return 255 - frame[:, :3]
+
+
+def as_tensor(frame: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frame).permute(2, 0, 1)[None].float()
+
+
+def sliding_blob(steps: int, width: int = 160, height: int = 60) -> list[np.ndarray]:
+    """A bright blob with soft 24-px edges drifting 1 px a frame over a flat background.
+
+    Every frame-to-frame difference stays below a threshold of 12, yet after ``steps`` frames
+    the blob has left part of where it started: the paper's ghost case.
+    """
+    xs = np.arange(width, dtype=np.float32)
+    frames = []
+    for t in range(steps):
+        left, right = 20 + t, 80 + t
+        ramp = np.clip(np.minimum(xs - left, right - xs) / 24, 0, 1)
+        row = 60 + 100 * ramp
+        frames.append(np.repeat(np.repeat(row[None, :, None], height, 0), 3, 2).round().astype(np.uint8))
+    return frames
+
+
+def run(stabilizer, frames: list[np.ndarray], paint: CountingPaint) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
+    return [stabilizer.step(as_tensor(f), paint).output for f in frames]
+
+
+def test_slow_motion_leaves_no_stale_pixels_unlike_paper() -> None:
+    frames = sliding_blob(40)
+    fresh = 255 - as_tensor(frames[-1])
+    diffs = [np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(frames, frames[1:])]
+    assert max(diffs) <= 12, "the clip must stay below the threshold frame to frame"
+    params = MaskParams(threshold=12, feather=0)
+    paper_out = run(PaperStabilizer(params), frames, CountingPaint())[-1]
+    reference_out = run(ReferenceStabilizer(params), frames, CountingPaint())[-1]
+    paper_stale = ((paper_out - fresh).abs() > 20).float().mean().item()
+    reference_stale = ((reference_out - fresh).abs() > 20).float().mean().item()
+    assert paper_stale > 0.15, "paper should keep the ghost of the blob"
+    assert reference_stale == 0.0
+
+
+def test_global_brightness_step_repaints_the_whole_frame() -> None:
+    scene = texture(96, 72)
+    brighter = np.clip(scene.astype(int) + 40, 0, 255).astype(np.uint8)
+    stabilizer = ReferenceStabilizer(MaskParams())
+    paint = CountingPaint()
+    run(stabilizer, [scene, scene], paint)
+    result = stabilizer.step(as_tensor(brighter), paint)
+    assert result.stylized and result.mask is not None and bool((result.mask == 0).all())
+    assert torch.equal(result.output, 255 - as_tensor(brighter))
+
+
+def test_crossfade_blends_into_the_new_picture() -> None:
+    scene = texture(96, 72)
+    darker = (scene // 2).astype(np.uint8)
+    stabilizer = ReferenceStabilizer(MaskParams(crossfade_frames=3))
+    paint = CountingPaint()
+    old = run(stabilizer, [scene], paint)[-1]
+    outputs = run(stabilizer, [darker] * 4, paint)
+    new = 255 - as_tensor(darker)
+    weights = [((o - old) / (new - old + 1e-6))[(new - old).abs() > 30].mean().item() for o in outputs]
+    assert weights == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0], abs=0.02)
+
+
+def test_no_motion_means_no_network_call() -> None:
+    scene = texture(96, 72)
+    paint = CountingPaint()
+    stabilizer = ReferenceStabilizer(MaskParams())
+    results = [stabilizer.step(as_tensor(scene), paint) for _ in range(6)]
+    assert paint.calls == 1
+    assert not any(r.stylized for r in results[1:])
+
+
+def test_small_motion_paints_only_its_region(candy: Path, data_dir: Path) -> None:
+    """A talking head's small motion: one region pass, painted as the full frame would be."""
+    first, second = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (192, 192))
+    painter = Painter(load_network(candy), torch.float32, torch.device("cpu"), processing_height=0)
+    stabilizer = ReferenceStabilizer(MaskParams())
+    with torch.inference_mode():
+        stabilizer.step(as_tensor(first), painter)
+        result = stabilizer.step(as_tensor(second), painter)
+        assert (painter.calls, painter.region_calls) == (2, 1)
+        # the whole frame painted with the same frozen statistics: what the region must match
+        whole = painter.region(as_tensor(second), (0, 192, 0, 192))
+    assert result.mask is not None
+    repainted = (result.mask < 0.01).expand_as(whole)
+    assert 0.01 < repainted.float().mean().item() < 0.4
+    assert (result.output - whole)[repainted].abs().mean().item() < 1.0
+
+
+@pytest.mark.parametrize("processing_height", [0, 96])
+def test_region_with_frozen_statistics_matches_full_frame(
+    candy: Path, data_dir: Path, processing_height: int
+) -> None:
+    frame = as_tensor(read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (256, 256))[0])
+    painter = Painter(load_network(candy), torch.float32, torch.device("cpu"), processing_height)
+    box = (100, 160, 90, 170)
+    with torch.inference_mode():
+        full = painter(frame)
+        region = painter.region(frame, box)
+    expected = full[:, :, box[0] : box[1], box[2] : box[3]]
+    assert region.shape == expected.shape
+    assert (region - expected).abs().mean().item() < 1.0  # stated tolerance: 1 grey level on average
+
+
+TALKING = ["retalking_1.mp4", "liveportrait_d0.mp4"]
+
+
+@pytest.mark.parametrize("clip", TALKING)
+def test_reference_follows_motion_without_flicker(data_dir: Path, candy: Path, clip: str) -> None:
+    frames = read_clip(data_dir / "videos/talking" / clip, 12, (256, 256))
+    outputs = {}
+    for mode in ("perframe", "reference"):
+        pipeline = Pipeline(PipelineConfig(style=str(candy), mode=mode))
+        outputs[mode] = [pipeline.process(f) for f in frames]
+    assert background_flicker(frames, outputs["reference"]) <= 0.1 * background_flicker(frames, outputs["perframe"])
+    assert motion_change(frames, outputs["reference"]) >= 0.6 * motion_change(frames, outputs["perframe"])
+
+
+def test_auto_threshold_tracks_camera_noise(data_dir: Path) -> None:
+    frames = read_clip(data_dir / "videos/cdnet_office", 8, (240, 160), start=600)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    thresholds = []
+    for clip in (frames, noisy):
+        stabilizer = ReferenceStabilizer(replace(MaskParams(), auto_threshold=True))
+        paint = CountingPaint()
+        run(stabilizer, clip, paint)
+        thresholds.append(stabilizer.threshold)
+    clean, noisy_t = thresholds
+    assert 3 <= clean < noisy_t <= 40
+    # sensor noise σ=8 per channel → σ≈4.6 on the grey mean, ≈6.5 on a difference: T well above it
+    assert noisy_t > 15
