@@ -19,11 +19,27 @@ _DEFAULTS = MaskParams()
 def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool = False) -> None:
     style_help = "style name (see `styles`) or path to a pytorch/examples-compatible .pth"
     parser.add_argument("--style", required=style_required, help=style_help)
-    parser.add_argument("--threshold", type=float, default=_DEFAULTS.threshold, help="T, grey levels 0–255")
+    parser.add_argument(
+        "--threshold", type=parse_threshold, default=_DEFAULTS.threshold,
+        help="T in grey levels 0–255, or 'auto' to estimate it from the camera's noise",
+    )
     parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
     parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help="odd square side")
     parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters)
     parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel, help="odd square side")
+    parser.add_argument("--feather", type=int, default=_DEFAULTS.feather, help="reference mode: px of soft seam")
+    parser.add_argument(
+        "--refresh-fraction", type=float, default=_DEFAULTS.refresh_fraction,
+        help="reference mode: share of changed pixels that repaints the whole frame",
+    )
+    parser.add_argument(
+        "--crossfade-frames", type=int, default=_DEFAULTS.crossfade_frames,
+        help="reference mode: frames of cross-fade on a whole-frame repaint (0 = cut)",
+    )
+    parser.add_argument(
+        "--no-skip-work", dest="skip_work", action="store_false",
+        help="reference mode: always run the network on the whole frame",
+    )
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     parser.add_argument("--processing-height", type=int, default=0, help="stylize at this height (0 = frame size)")
@@ -44,13 +60,31 @@ def parse_size_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parse_threshold(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold must be a number or 'auto', got '{text}'") from None
+
+
 def mask_params(args: argparse.Namespace) -> MaskParams:
+    """MaskParams from the options; commands that do not offer an option get its default."""
+    auto = args.threshold == "auto"
+    extra = {
+        name: getattr(args, name)
+        for name in ("feather", "refresh_fraction", "crossfade_frames", "skip_work")
+        if hasattr(args, name)
+    }
     return MaskParams(
-        threshold=args.threshold,
+        threshold=_DEFAULTS.threshold if auto else args.threshold,
+        auto_threshold=auto,
         dilate_iters=args.dilate_iters,
         dilate_kernel=args.dilate_kernel,
         erode_iters=args.erode_iters,
         erode_kernel=args.erode_kernel,
+        **extra,
     )
 
 

@@ -30,7 +30,7 @@ STABILIZERS: dict[str, str] = {
     "reference": "fdstyle_core.reference:ReferenceStabilizer",
 }
 MODES = tuple(STABILIZERS)
-DEFAULT_MODE = "paper"
+DEFAULT_MODE = "reference"
 # fp16 is kept only if it reproduces fp32 within this many grey levels on a test image.
 HALF_TOLERANCE = 2.0
 
