@@ -70,17 +70,31 @@ STYLE_FILE_KEY = "style_file"  # the file picker; its choice is copied into "sty
 # Shorter GIL switch interval so OBS's graphics thread gets the GIL back quickly from the worker.
 SWITCH_INTERVAL_S = 0.002
 STOP_TIMEOUT_S = 10.0
+MODE_HELP = {
+    "paper": "repaint only what moved since the last frame (the paper's method)",
+    "perframe": "paint every frame anew (flickers; for comparison)",
+    "reference": "repaint a pixel once it differs from what it was last painted from (no ghosts, no seams)",
+    "flow": "carry the last painting along the optical flow (a baseline)",
+}
 TOOLTIPS = {
     "camera_source": "The video source to paint, usually your Video Capture Device.",
     "enabled": "Off: the output shows the camera unchanged, so your call still sees you.",
     "style": "A style from the models folder, or the path of any pytorch/examples-compatible .pth file.",
     STYLE_FILE_KEY: "Pick a .pth style file; it is copied into Style above.",
-    "mode": "paper: repaint only what moved (flicker-free). perframe: paint every frame anew (flickers).",
+    "mode": " ".join(f"{mode}: {MODE_HELP.get(mode, 'see the README')}." for mode in MODES),
     "threshold": "Grey levels a pixel may change and still count as unchanged background (0-255).",
-    "dilate_kernel": "Side of the square that closes small holes in the background mask (odd).",
-    "dilate_iters": "How many times the background mask is dilated.",
+    "auto_threshold": "Estimate the threshold from the camera's noise instead of using Threshold T.",
+    "dilate_kernel": "paper mode: side of the square that closes small holes in the background mask (odd). "
+    "The reference mode drops isolated noise specks instead.",
+    "dilate_iters": "paper mode: how many times the background mask is dilated. "
+    "The reference mode drops isolated noise specks instead.",
     "erode_kernel": "Side of the square that shrinks the background mask back (odd).",
     "erode_iters": "How many times the background mask is eroded; more = repaint a wider edge around motion.",
+    "feather": "reference mode: pixels over which new paint blends into the kept paint (0 = hard seam).",
+    "refresh_fraction": "reference mode: when this share of the frame changes at once (camera bumped, "
+    "light switched), the whole frame is repainted.",
+    "crossfade_frames": "reference mode: frames of cross-fade on a whole-frame repaint (0 = cut).",
+    "skip_work": "reference mode: run the network only when something moved, and paint only the moving region.",
     "processing_height": "Height the network paints at (0 = the camera's size). Lower is faster, e.g. 360 on a CPU.",
     "device": "Where the network runs: auto picks CUDA, then Apple MPS, then the CPU.",
     "show_mask": "Show the stabilizer's mask instead of the painting (white = kept from the last frame).",
@@ -99,11 +113,21 @@ class Session:
         self.worker.start()
 
     def values(self) -> dict[str, Any]:
-        getters = {str: obs.obs_data_get_string, int: obs.obs_data_get_int, bool: obs.obs_data_get_bool}
+        getters = {
+            str: obs.obs_data_get_string,
+            int: obs.obs_data_get_int,
+            float: obs.obs_data_get_double,
+            bool: obs.obs_data_get_bool,
+        }
         return {key: getters[kind](self.settings, key) for key, kind in fsettings.KEY_TYPES.items()}
 
     def write(self, changes: dict[str, Any]) -> None:
-        setters = {str: obs.obs_data_set_string, int: obs.obs_data_set_int, bool: obs.obs_data_set_bool}
+        setters = {
+            str: obs.obs_data_set_string,
+            int: obs.obs_data_set_int,
+            float: obs.obs_data_set_double,
+            bool: obs.obs_data_set_bool,
+        }
         for key, value in changes.items():
             setters[fsettings.KEY_TYPES[key]](self.settings, key, value)
 
@@ -185,7 +209,12 @@ def script_description() -> str:
 def script_defaults(settings: Any) -> None:
     if IMPORT_ERROR:
         return
-    setters = {str: obs.obs_data_set_default_string, int: obs.obs_data_set_default_int, bool: obs.obs_data_set_default_bool}
+    setters = {
+        str: obs.obs_data_set_default_string,
+        int: obs.obs_data_set_default_int,
+        float: obs.obs_data_set_default_double,
+        bool: obs.obs_data_set_default_bool,
+    }
     for key, value in fsettings.defaults().items():
         setters[fsettings.KEY_TYPES[key]](settings, key, value)
 
@@ -207,6 +236,16 @@ def _add_list(props: Any, key: str, label: str, items: list[tuple[str, str]], ed
     for name, value in items:
         obs.obs_property_list_add_string(prop, name, value)
     return prop
+
+
+def _add_number(props: Any, key: str, label: str, step: float = 1, slider: bool = False) -> Any:
+    """An int or float property bounded by the setting's limits (fdstyle_obs.settings.LIMITS)."""
+    low, high = fsettings.LIMITS[key]
+    if fsettings.KEY_TYPES[key] is float:
+        add = obs.obs_properties_add_float_slider if slider else obs.obs_properties_add_float
+        return add(props, key, label, low, high, step)
+    add = obs.obs_properties_add_int_slider if slider else obs.obs_properties_add_int
+    return add(props, key, label, int(low), int(high), int(step))
 
 
 def _on_style_file(props: Any, prop: Any, settings: Any) -> bool:
@@ -240,12 +279,17 @@ def script_properties() -> Any:
     picker = obs.obs_properties_add_path(props, STYLE_FILE_KEY, "Style file…", obs.OBS_PATH_FILE, "Style (*.pth)", None)
     obs.obs_property_set_modified_callback(picker, _on_style_file)
     _add_list(props, "mode", "Mode", [(mode, mode) for mode in MODES])
-    obs.obs_properties_add_int_slider(props, "threshold", "Threshold T (grey levels)", 0, fsettings.MAX_THRESHOLD, 1)
-    obs.obs_properties_add_int(props, "dilate_kernel", "Dilation kernel", 1, fsettings.MAX_KERNEL, 2)
-    obs.obs_properties_add_int(props, "dilate_iters", "Dilation iterations", 0, fsettings.MAX_ITERS, 1)
-    obs.obs_properties_add_int(props, "erode_kernel", "Erosion kernel", 1, fsettings.MAX_KERNEL, 2)
-    obs.obs_properties_add_int(props, "erode_iters", "Erosion iterations", 0, fsettings.MAX_ITERS, 1)
-    obs.obs_properties_add_int(props, "processing_height", "Processing height (0 = camera)", 0, fsettings.MAX_PROCESSING_HEIGHT, 8)
+    _add_number(props, "threshold", "Threshold T (grey levels)", slider=True)
+    obs.obs_properties_add_bool(props, "auto_threshold", "Threshold from camera noise")
+    _add_number(props, "dilate_kernel", "Dilation kernel (paper)", step=2)
+    _add_number(props, "dilate_iters", "Dilation iterations (paper)")
+    _add_number(props, "erode_kernel", "Erosion kernel", step=2)
+    _add_number(props, "erode_iters", "Erosion iterations")
+    _add_number(props, "feather", "Feather (px)", slider=True)
+    _add_number(props, "refresh_fraction", "Whole-frame refresh above this changed share", step=0.05, slider=True)
+    _add_number(props, "crossfade_frames", "Cross-fade frames on a whole-frame refresh")
+    obs.obs_properties_add_bool(props, "skip_work", "Skip work without motion (paint the moving region only)")
+    _add_number(props, "processing_height", "Processing height (0 = camera)", step=8)
     _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
     for key, tip in TOOLTIPS.items():

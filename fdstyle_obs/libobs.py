@@ -7,7 +7,11 @@ holds that lock and needs the GIL (the start-up deadlock described in docs/obs-i
 
 What must outlive a script reload (the registered source type, the obs-websocket vendor, every
 callback thunk and the strings libobs keeps pointers to) lives in one process-wide registry module
-stored in ``sys.modules``; OBS has no way to unregister either.
+stored in ``sys.modules``.  libobs cannot unregister a source type and obs-websocket cannot
+unregister a vendor (it deletes its vendors itself at exit, with C++ ``delete``, outside OBS's
+leak count), so both are made once per process; while no script is loaded the vendor's requests
+answer "not loaded" instead of disappearing.  Nothing here adds to OBS's "Number of memory leaks":
+with or without the script OBS 29.0.2 reports one plus one per scene-collection switch.
 """
 
 from __future__ import annotations

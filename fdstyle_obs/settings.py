@@ -1,4 +1,4 @@
-"""The OBS script's settings: keys, types, defaults, and their conversion into a WorkerConfig.
+"""The OBS script's settings: keys, types, defaults, limits, and their conversion into a WorkerConfig.
 
 The keys are an interface (saved scene collections, remote requests and the tests use them), so
 they are spelled out once here.  Pure Python: no OBS needed to test it.
@@ -15,22 +15,42 @@ from fdstyle_core.stabilizer import MaskParams
 from fdstyle_core.styles import default_style
 from fdstyle_core.worker import WorkerConfig
 
-# The paper's five knobs; MaskParams' other fields keep their defaults here.
-MASK_KEYS = ("threshold", "dilate_kernel", "dilate_iters", "erode_kernel", "erode_iters")
+# Fields of MaskParams the script exposes, with the type OBS stores them as.  The paper's five
+# knobs come first (threshold is whole grey levels in the UI); the rest tune the `reference` mode.
+MASK_KEY_TYPES: dict[str, type] = {
+    "threshold": int,
+    "dilate_kernel": int,
+    "dilate_iters": int,
+    "erode_kernel": int,
+    "erode_iters": int,
+    "auto_threshold": bool,
+    "feather": int,
+    "refresh_fraction": float,
+    "crossfade_frames": int,
+    "skip_work": bool,
+}
 KEY_TYPES: dict[str, type] = {
     "camera_source": str,
     "enabled": bool,
     "style": str,
     "mode": str,
-    **{key: int for key in MASK_KEYS},
+    **MASK_KEY_TYPES,
     "processing_height": int,
     "device": str,
     "show_mask": bool,
 }
-MAX_THRESHOLD = 255
-MAX_KERNEL = 31
-MAX_ITERS = 20
-MAX_PROCESSING_HEIGHT = 2160
+# (lowest, highest) of every numeric setting: the property widgets and remote requests use them.
+LIMITS: dict[str, tuple[float, float]] = {
+    "threshold": (0, 255),
+    "dilate_kernel": (1, 31),
+    "dilate_iters": (0, 20),
+    "erode_kernel": (1, 31),
+    "erode_iters": (0, 20),
+    "feather": (0, 32),
+    "refresh_fraction": (0.05, 1.0),
+    "crossfade_frames": (0, 30),
+    "processing_height": (0, 2160),
+}
 
 
 def defaults() -> dict[str, Any]:
@@ -42,7 +62,7 @@ def defaults() -> dict[str, Any]:
         "enabled": True,
         "style": style.name if style else "",
         "mode": DEFAULT_MODE,
-        **{key: int(getattr(mask, key)) for key in MASK_KEYS},
+        **{key: kind(getattr(mask, key)) for key, kind in MASK_KEY_TYPES.items()},
         "processing_height": PipelineConfig.__dataclass_fields__["processing_height"].default,
         "device": DEVICE_CHOICES[0],
         "show_mask": False,
@@ -57,7 +77,7 @@ def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
     device = str(values["device"])
     if device not in DEVICE_CHOICES:
         raise FdstyleError(f"unknown device '{device}' (choose from {', '.join(DEVICE_CHOICES)})")
-    mask = MaskParams(**{key: int(values[key]) for key in MASK_KEYS})
+    mask = MaskParams(**{key: kind(values[key]) for key, kind in MASK_KEY_TYPES.items()})
     pipeline = PipelineConfig(
         style=style,
         mode=str(values["mode"]),
@@ -68,18 +88,25 @@ def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
     return WorkerConfig(pipeline, enabled=bool(values["enabled"]), show_mask=bool(values["show_mask"]), max_fps=max_fps)
 
 
+def _checked(key: str, value: Any) -> Any:
+    """``value`` as ``key``'s type, or a readable error (bool is an int in Python, JSON has one number)."""
+    wanted = KEY_TYPES[key]
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if wanted is int and not (is_number and value == int(value)):
+        raise FdstyleError(f"setting {key} must be a whole number, got {value!r}")
+    if wanted is float and not is_number:
+        raise FdstyleError(f"setting {key} must be a number, got {value!r}")
+    if wanted not in (int, float) and not isinstance(value, wanted):
+        raise FdstyleError(f"setting {key} must be a {wanted.__name__}, got {value!r}")
+    if key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
+        low, high = LIMITS[key]
+        raise FdstyleError(f"setting {key} must be between {low} and {high}, got {value!r}")
+    return wanted(value)
+
+
 def parse_changes(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a remote change request: known keys with values of the right type, nothing else."""
+    """Check a remote change request: known keys with values of the right type and range, nothing else."""
     unknown = sorted(set(request) - set(KEY_TYPES))
     if unknown:
         raise FdstyleError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(KEY_TYPES)})")
-    changes: dict[str, Any] = {}
-    for key, value in request.items():
-        wanted = KEY_TYPES[key]
-        # JSON has no int/bool distinction problems except that bool is an int in Python.
-        if wanted is int and (isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value)):
-            raise FdstyleError(f"setting {key} must be a whole number, got {value!r}")
-        if wanted is not int and not isinstance(value, wanted):
-            raise FdstyleError(f"setting {key} must be a {wanted.__name__}, got {value!r}")
-        changes[key] = wanted(value)
-    return changes
+    return {key: _checked(key, value) for key, value in request.items()}

@@ -81,7 +81,7 @@ class Obs:
         self.client: obsws.ReqClient | None = None
         self.exit_code: int | None = None
         self.shutdown_s: float | None = None
-        self.switches = 0  # scene-collection switches so far (each one unloads and loads scripts)
+        self.switched_to: list[str] = []  # collections switched to, in order (each switch reloads scripts)
         self.first_stats: dict[str, Any] = {}
 
     @property
@@ -193,12 +193,18 @@ class Obs:
         response = self.client.send("CallVendorRequest", request, raw=True)
         return response["responseData"]
 
-    def switch_collection(self, name: str) -> None:
+    def current_collection(self) -> str:
         assert self.client is not None
+        return self.client.send("GetSceneCollectionList", raw=True)["currentSceneCollectionName"]
+
+    def switch_collection(self, name: str) -> None:
+        """Switch to another collection; OBS ignores a switch to the current one, so that is an error."""
+        assert self.client is not None
+        assert self.current_collection() != name, f"already in scene collection {name}: nothing would reload"
         self.client.set_current_scene_collection(name)
-        self.switches += 1
+        self.switched_to.append(name)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while self.client.send("GetSceneCollectionList", raw=True)["currentSceneCollectionName"] != name:
+        while self.current_collection() != name:
             assert time.monotonic() < deadline, f"OBS did not switch to scene collection {name}"
             time.sleep(0.2)
         time.sleep(0.5)  # let the collection finish loading before the next switch

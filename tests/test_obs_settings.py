@@ -10,19 +10,27 @@ from pathlib import Path
 import pytest
 
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import MODES
+from fdstyle_core.pipeline import DEFAULT_MODE, MODES
 from fdstyle_core.stabilizer import MaskParams
 from fdstyle_obs import settings
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_defaults_come_from_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_come_from_the_core() -> None:
     values = settings.defaults()
     mask = MaskParams()
-    assert values["threshold"] == int(mask.threshold) and values["erode_iters"] == mask.erode_iters
-    assert values["mode"] in MODES and values["device"] == "auto" and values["enabled"] is True
+    for key in settings.MASK_KEY_TYPES:
+        assert values[key] == getattr(mask, key), key
+        assert type(values[key]) is settings.KEY_TYPES[key], key
+    assert values["mode"] == DEFAULT_MODE and values["device"] == "auto" and values["enabled"] is True
     assert set(values) == set(settings.KEY_TYPES)
+
+
+def test_every_default_is_within_its_limits() -> None:
+    values = settings.defaults()
+    for key, (low, high) in settings.LIMITS.items():
+        assert low <= values[key] <= high, key
 
 
 def test_to_worker_config(candy: Path) -> None:
@@ -30,6 +38,13 @@ def test_to_worker_config(candy: Path) -> None:
     config = settings.to_worker_config(values, max_fps=60)
     assert config.pipeline.mask.threshold == 30 and config.pipeline.mode == "perframe"
     assert config.show_mask and config.max_fps == 60
+
+
+def test_reference_options_reach_the_mask(candy: Path) -> None:
+    changes = {"auto_threshold": True, "feather": 0, "refresh_fraction": 0.25, "crossfade_frames": 6, "skip_work": False}
+    values = {**settings.defaults(), "style": str(candy), "mode": "reference", **changes}
+    mask = settings.to_worker_config(values, max_fps=30).pipeline.mask
+    assert {key: getattr(mask, key) for key in changes} == changes
 
 
 @pytest.mark.parametrize(
@@ -57,17 +72,63 @@ def test_parse_changes_checks_keys_and_types() -> None:
         settings.parse_changes({"style": 3})
 
 
+def test_parse_changes_reference_options() -> None:
+    changes = {"refresh_fraction": 1, "feather": 8.0, "skip_work": False, "auto_threshold": True}
+    parsed = settings.parse_changes(changes)
+    assert parsed == changes and type(parsed["refresh_fraction"]) is float and type(parsed["feather"]) is int
+    with pytest.raises(FdstyleError, match="must be a number"):
+        settings.parse_changes({"refresh_fraction": "half"})
+    with pytest.raises(FdstyleError, match="must be a bool"):
+        settings.parse_changes({"skip_work": 1})
+    with pytest.raises(FdstyleError, match="between 0.05 and 1.0"):
+        settings.parse_changes({"refresh_fraction": 0.01})
+    with pytest.raises(FdstyleError, match="between 0 and 32"):
+        settings.parse_changes({"feather": 33})
+
+
 class FakeData(dict):
     """Stands in for obs_data_t."""
 
 
+class FakeProperties:
+    """Records what the script adds: key -> (obspython function, its arguments), and tooltips."""
+
+    def __init__(self) -> None:
+        self.added: dict[str, tuple[str, tuple]] = {}
+        self.tooltips: dict[str, str] = {}
+        self.items: dict[str, list[str]] = {}
+
+
 def fake_obspython() -> types.ModuleType:
-    """Enough of obspython for the script's import, defaults and description."""
+    """Enough of obspython for the script's import, defaults, description and properties."""
     obs = types.ModuleType("obspython")
-    for kind in ("string", "int", "bool"):
+    for kind in ("string", "int", "double", "bool"):
         setattr(obs, f"obs_data_set_default_{kind}", lambda data, key, value: data.setdefault(key, value))
     obs.script_log = lambda level, message: None
     obs.LOG_ERROR = 100
+    obs.obs_properties_create = FakeProperties
+    obs.obs_enum_sources = lambda: []
+    obs.source_list_release = lambda sources: None
+    obs.obs_properties_get = lambda props, key: key if key in props.added else None
+    obs.obs_property_set_long_description = lambda key, text: None  # replaced per test, see below
+    obs.obs_property_list_add_string = lambda prop, name, value: prop.append(value)
+    obs.obs_property_set_modified_callback = lambda prop, callback: None
+
+    def add(function: str):  # every obs_properties_add_* records itself
+        def record(props: FakeProperties, key: str, *args: object) -> object:
+            props.added[key] = (function, args)
+            return props.items.setdefault(key, []) if function == "obs_properties_add_list" else key
+
+        return record
+
+    def module_getattr(name: str) -> object:
+        if name.startswith("obs_properties_add_"):
+            return add(name)
+        if name.startswith("OBS_"):
+            return name
+        raise AttributeError(name)
+
+    obs.__getattr__ = module_getattr  # type: ignore[attr-defined]
     return obs
 
 
@@ -84,6 +145,23 @@ def test_script_defaults_and_description(script: types.ModuleType) -> None:
     script.script_defaults(data)
     assert data == settings.defaults()
     assert "fdstyle output" in script.script_description()
+
+
+def test_every_setting_has_a_bounded_property_with_a_tooltip(script: types.ModuleType) -> None:
+    tooltips: dict[str, str] = {}
+    script.obs.obs_property_set_long_description = lambda key, text: tooltips.__setitem__(key, text)
+    props = script.script_properties()
+    assert set(settings.KEY_TYPES) <= set(props.added)
+    assert set(settings.KEY_TYPES) <= set(tooltips)
+    assert props.items["mode"] == list(MODES)
+    for key, (low, high) in settings.LIMITS.items():
+        function, args = props.added[key]
+        kind = "float" if settings.KEY_TYPES[key] is float else "int"
+        assert function.startswith(f"obs_properties_add_{kind}") and tuple(args[1:3]) == (low, high), key
+    for key in ("dilate_kernel", "dilate_iters"):
+        assert "paper mode" in tooltips[key] and "reference mode" in tooltips[key]
+    for mode in MODES:
+        assert f"{mode}:" in tooltips["mode"]
 
 
 def test_missing_torch_is_explained_not_raised(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType) -> None:
