@@ -2,7 +2,11 @@
 
 The per-frame stylization S_t is computed once per frame and handed to every method's stabilizer,
 so the network runs once per frame, not once per frame per method; it is also the reference for
-ghost error and fidelity, and the `perframe` output for the follow ratio.
+ghost error, fidelity and seam visibility, and the `perframe` output for the follow ratio.
+
+A method may carry its own mask settings, ``MODE:FIELD=VALUE:…`` (fields of
+:class:`~fdstyle_core.stabilizer.MaskParams`, e.g. ``reference:feather=0``), so variants are
+compared on the same frames in one run.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
@@ -25,9 +29,9 @@ from .cdnet import CdnetClip, is_cdnet_clip
 from .errors import FdstyleError
 from .options import add_pipeline_options, mask_params, pipeline_config, prepare_frame
 from .pipeline import MODES, Pipeline, make_stabilizer
+from .stabilizer import MaskParams
 from .video_io import open_source
 
-DEFAULT_METHODS = ("perframe", "paper", "flow")
 # How many frames back a pixel counts as "recently foreground" for the ghost error.
 DEFAULT_RECENT = 10
 
@@ -35,7 +39,9 @@ DEFAULT_RECENT = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="video files, frame folders, or CDnet clip folders (ground truth used)")
     parser.add_argument(
-        "--methods", default=",".join(m for m in DEFAULT_METHODS if m in MODES), help=f"comma-separated, from {', '.join(MODES)}"
+        "--methods",
+        default=",".join(MODES),
+        help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… overrides mask settings (e.g. reference:feather=0)",
     )
     add_pipeline_options(parser)
     parser.add_argument("--start", type=int, help="first frame (default: 0; CDnet clips: the temporal ROI's first)")
@@ -140,7 +146,8 @@ class MethodRun:
 
 
 def run_method(method: str, clip: Clip, stylized: Stylized, pipeline: Pipeline, args: argparse.Namespace) -> MethodRun:
-    stabilizer = make_stabilizer(method, mask_params(args))
+    mode, params = method_settings(method, mask_params(args))
+    stabilizer = make_stabilizer(mode, params)
     cached = CachedStylize(pipeline)
     outputs, kept, times, stylized_count = [], [], [], 0
     for frame, styled in tqdm(
@@ -171,6 +178,7 @@ def score(clip: Clip, method: MethodRun, stylized: Stylized, references: list[me
         "stale_fraction": ghost.stale,
         "fidelity": metrics.fidelity(clip.frames, method.outputs, stylized.frames),
         "follow": metrics.follow_ratio(clip.frames, method.outputs, stylized.frames),
+        "seam": metrics.seam_visibility(method.outputs, stylized.frames, method.kept),
         "stabilize_ms": method.stabilize_ms,
         "frame_ms": frame_ms,
         "fps": 1000 / frame_ms if frame_ms > 0 else math.inf,
@@ -184,6 +192,7 @@ COLUMNS = (
     ("stale_fraction", "stale", "{:.3f}"),
     ("fidelity", "fidelity", "{:.2f}"),
     ("follow", "follow", "{:.3f}"),
+    ("seam", "seam", "{:.2f}"),
     ("stabilize_ms", "stab ms", "{:.1f}"),
     ("fps", "fps", "{:.2f}"),
 )
@@ -191,16 +200,42 @@ COLUMNS = (
 
 def print_table(name: str, scores: dict[str, dict]) -> None:
     print(f"\n{name}")
-    print(f"{'method':<10}" + "".join(f"{title:>10}" for _, title, _ in COLUMNS))
+    width = max(10, *(len(m) + 1 for m in scores))
+    print(f"{'method':<{width}}" + "".join(f"{title:>10}" for _, title, _ in COLUMNS))
     for method, row in scores.items():
-        print(f"{method:<10}" + "".join(f"{fmt.format(row[key]):>10}" for key, _, fmt in COLUMNS))
+        print(f"{method:<{width}}" + "".join(f"{fmt.format(row[key]):>10}" for key, _, fmt in COLUMNS))
+
+
+_FIELD_TYPES = {f.name: type(getattr(MaskParams(), f.name)) for f in fields(MaskParams)}
+
+
+def method_settings(method: str, base: MaskParams) -> tuple[str, MaskParams]:
+    """``MODE:FIELD=VALUE:…`` → the mode and ``base`` with those fields replaced (threshold may be 'auto')."""
+    mode, *overrides = method.split(":")
+    changes: dict = {}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        if name not in _FIELD_TYPES or not value:
+            raise FdstyleError(f"{method}: expected FIELD=VALUE with FIELD one of {', '.join(_FIELD_TYPES)}")
+        if name == "threshold" and value.lower() == "auto":
+            changes["auto_threshold"] = True
+        elif _FIELD_TYPES[name] is bool:
+            changes[name] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            try:
+                changes[name] = _FIELD_TYPES[name](value)
+            except ValueError:
+                raise FdstyleError(f"{method}: {name} must be a {_FIELD_TYPES[name].__name__}, got '{value}'") from None
+    return mode, replace(base, **changes)
 
 
 def parse_methods(text: str) -> list[str]:
     methods = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in MODES]
+    unknown = [m for m in methods if m.split(":")[0] not in MODES]
     if unknown or not methods:
         raise FdstyleError(f"unknown method(s) '{', '.join(unknown)}' (choose from {', '.join(MODES)})")
+    for method in methods:
+        method_settings(method, MaskParams())
     return methods
 
 
@@ -232,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             "methods": scores,
         }
         if args.plots:
-            from .plots import flicker_over_time, frame_strip
+            from .plots import flicker_over_time, frame_strip, seam_zoom
 
             args.plots.mkdir(parents=True, exist_ok=True)
             foreground = clip.foreground if clip.ground_truth else None
@@ -240,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
             for path in (
                 flicker_over_time(clip.name, flicker, args.plots / f"{clip.name}_flicker.png"),
                 frame_strip(clip.name, clip.frames, {m: (r.outputs, r.kept) for m, r in runs.items()}, args.plots / f"{clip.name}_strip.png"),
+                seam_zoom(clip.name, clip.frames, stylized.frames, {m: (r.outputs, r.kept) for m, r in runs.items()}, args.plots / f"{clip.name}_seams.png"),
             ):
                 print(f"wrote {path}")
     if args.json:

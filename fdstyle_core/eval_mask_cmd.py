@@ -1,9 +1,13 @@
 """`python -m fdstyle_core eval-mask`: our masks against CDnet ground truth, next to MOG2 and KNN.
 
-With ``--sweep`` it scores every combination of threshold and morphology for the `paper` mask (on
-the fast OpenCV path of :func:`fdstyle_core.masks.paper_foreground`) and
-prints the best by F-measure per clip and jointly (mean F over the clips), which is how the
-defaults are chosen: a setting good on every clip, not the best of one.
+Each mode's stabilizer runs over the consecutive frames as it would live (from a few frames
+before the first scored one), so stateful masks (`reference`, ``--threshold auto``) are scored
+as they behave.  With ``--sweep`` it scores every combination of threshold and morphology for
+the ``--sweep-modes`` (`paper` on the fast OpenCV pair path of
+:func:`fdstyle_core.masks.paper_foreground`, others sequentially) and prints the best by
+F-measure per clip and jointly (mean F over the clips), which is how the defaults are chosen:
+a setting good on every clip, not the best of one.  ``--add-noise`` adds seeded Gaussian sensor
+noise to every frame, to see how the automatic threshold copes with a noisier camera.
 """
 
 from __future__ import annotations
@@ -14,24 +18,26 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from .cdnet import CdnetClip
-from .masks import SUBTRACTORS, grey_differences, mode_foreground, paper_foreground, subtractor_foreground
+from .masks import SUBTRACTORS, grey_differences, paper_foreground, sequential_foreground, subtractor_foreground
 from .errors import FdstyleError
 from .metrics import Counts
-from .options import mask_params
+from .options import mask_params, parse_threshold
 from .pipeline import MODES
 from .stabilizer import MaskParams
 
 _DEFAULTS = MaskParams()
-# Modes whose mask depends on the previous and current frame only, so frame pairs score them exactly.
-PAIR_MODES = ("paper", "flow")
-# Pairs per stabilizer batch: bounds memory on long clips.
-BATCH = 64
+DEFAULT_MODES = ("paper", "reference", "flow")
+# Frames the stabilizer runs before a scored frame, so that its state (reference, noise
+# estimate) has settled as it would have live; scored frames further apart than this start a
+# fresh run, so a stride does not mean running every frame in between.
+WARMUP_FRAMES = 10
+NOISE_SEED = 6
 
 
 def _numbers(kind: Callable[[str], float]) -> Callable[[str], list]:
@@ -50,19 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("clips", nargs="+", type=Path, help="CDnet-format clip folders")
     parser.add_argument(
         "--modes",
-        default=",".join(m for m in PAIR_MODES if m in MODES),
-        help="modes whose mask to score; each is scored on independent frame pairs, which is exact only "
-        "for masks that look at two frames (modes without a mask are skipped)",
+        default=",".join(DEFAULT_MODES),
+        help="modes whose mask to score (foreground = where the mode repaints; a mode without a mask repaints everything)",
     )
     parser.add_argument("--no-subtractors", action="store_true", help="skip the MOG2 and KNN comparison")
     parser.add_argument("--stride", type=int, default=1, help="score every N-th frame of the temporal ROI")
     parser.add_argument("--max-frames", type=int, default=0, help="score at most N frames per clip (0 = all)")
-    parser.add_argument("--threshold", type=float, default=_DEFAULTS.threshold, help="T, grey levels 0–255")
+    parser.add_argument(
+        "--threshold", type=parse_threshold, default=_DEFAULTS.threshold, help="T, grey levels 0–255, or 'auto'"
+    )
+    parser.add_argument("--add-noise", type=float, default=0.0, metavar="SIGMA", help="Gaussian sensor noise (grey levels, seeded)")
     parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
     parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel)
     parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters)
     parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel)
-    parser.add_argument("--sweep", action="store_true", help="search threshold and morphology for the paper mask")
+    parser.add_argument("--sweep", action="store_true", help="search threshold and morphology for --sweep-modes")
+    parser.add_argument("--sweep-modes", default="paper", help="modes to sweep (reference ignores the dilation knobs)")
     parser.add_argument("--sweep-thresholds", type=_numbers(float), default=[4, 6, 8, 10, 12, 15, 20, 25, 30])
     parser.add_argument("--sweep-dilate-iters", type=_numbers(int), default=[0, 1, 2, 3, 4])
     parser.add_argument("--sweep-dilate-kernels", type=_numbers(int), default=[3])
@@ -74,38 +83,69 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Scored:
-    """One clip's scored frames, each with the frame before it, and their ground truth."""
+    """One clip's scored frames and their ground truth; frames are read (and noised) on demand."""
 
     clip: CdnetClip
     indices: list[int]
-    previous: list[np.ndarray] = field(default_factory=list)
-    current: list[np.ndarray] = field(default_factory=list)
+    noise: float = 0.0
     truth: np.ndarray | None = None
-    differences: np.ndarray | None = None  # |ΔF| per pair, filled for the sweep
+    differences: np.ndarray | None = None  # |ΔF| per scored frame, for the paper sweep's pair path
 
     @classmethod
-    def load(cls, clip: CdnetClip, indices: list[int]) -> "Scored":
-        scored = cls(clip, indices)
-        for index in tqdm(indices, desc=f"read {clip.root.name}", unit="frame", file=sys.stderr, disable=None):
-            scored.previous.append(clip.frame(index - 1))
-            scored.current.append(clip.frame(index))
+    def load(cls, clip: CdnetClip, indices: list[int], noise: float) -> "Scored":
+        scored = cls(clip, indices, noise)
         scored.truth = np.stack([clip.truth(i) for i in indices])
         return scored
 
-    def score_mode(self, mode: str, params: MaskParams) -> Counts | None:
-        counts = Counts()
-        for start in range(0, len(self.indices), BATCH):
-            end = start + BATCH
-            foreground = mode_foreground(mode, params, self.previous[start:end], self.current[start:end])
-            if foreground is None:
-                return None
-            counts.add(foreground, self.truth[start:end], self.clip.roi)
-        return counts
+    @property
+    def name(self) -> str:
+        return self.clip.root.name
+
+    def frame(self, index: int) -> np.ndarray:
+        """Input frame ``index``, with the same noise every time it is read (seeded by the index)."""
+        frame = self.clip.frame(index)
+        if not self.noise:
+            return frame
+        noise = np.random.default_rng([NOISE_SEED, index]).normal(0, self.noise, frame.shape)
+        return np.clip(frame + noise, 0, 255).round().astype(np.uint8)
+
+    def segments(self) -> list[list[int]]:
+        """Runs of scored frames close enough to share one stabilizer run (see WARMUP_FRAMES)."""
+        runs = [[self.indices[0]]]
+        for index in self.indices[1:]:
+            if index - runs[-1][-1] <= WARMUP_FRAMES:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+        return runs
+
+    def _frames(self, first: int, last: int) -> Iterator[tuple[int, np.ndarray]]:
+        for index in range(max(1, first - WARMUP_FRAMES), last + 1):
+            yield index, self.frame(index)
+
+    def score_mode(self, mode: str, params: MaskParams) -> tuple[Counts, float]:
+        """Counts over the scored frames and the mean threshold the mode used on them."""
+        assert self.truth is not None
+        rows = {index: row for row, index in enumerate(self.indices)}
+        counts, thresholds = Counts(), []
+        for run in self.segments():
+            for index, foreground, threshold in sequential_foreground(mode, params, self._frames(run[0], run[-1]), rows):
+                counts.add(foreground, self.truth[rows[index]], self.clip.roi)
+                thresholds.append(threshold)
+        return counts, float(np.mean(thresholds))
+
+    def pair_differences(self) -> np.ndarray:
+        if self.differences is None:
+            previous = [self.frame(i - 1) for i in self.indices]
+            current = [self.frame(i) for i in self.indices]
+            self.differences = grey_differences(previous, current)
+        return self.differences
 
     def score_subtractor(self, kind: str) -> Counts:
         """The subtractor sees every frame from the clip's start; only the scored ones count."""
+        assert self.truth is not None
         wanted = {index: row for row, index in enumerate(self.indices)}
-        frames = (self.clip.frame(i) for i in range(1, self.indices[-1] + 1))
+        frames = (self.frame(i) for i in range(1, self.indices[-1] + 1))
         counts = Counts()
         bar = tqdm(total=self.indices[-1], desc=kind, unit="frame", file=sys.stderr, disable=None)
         for index, foreground in enumerate(subtractor_foreground(kind, frames), start=1):
@@ -116,11 +156,11 @@ class Scored:
         return counts
 
 
-def _describe(params: MaskParams) -> str:
-    return (
-        f"T={params.threshold:g} dilate {params.dilate_iters}×{params.dilate_kernel} "
-        f"erode {params.erode_iters}×{params.erode_kernel}"
-    )
+def _describe(mode: str, params: MaskParams, threshold: float | None = None) -> str:
+    """The setting in words; `reference` has no dilation, and an automatic T shows its mean value."""
+    t = f"T=auto({threshold:.1f})" if params.auto_threshold and threshold is not None else f"T={params.threshold:g}"
+    dilation = "" if mode == "reference" else f" dilate {params.dilate_iters}×{params.dilate_kernel}"
+    return f"{t}{dilation} erode {params.erode_iters}×{params.erode_kernel}"
 
 
 def _row(clip: str, method: str, setting: str, counts: dict[str, float]) -> dict:
@@ -129,71 +169,82 @@ def _row(clip: str, method: str, setting: str, counts: dict[str, float]) -> dict
 
 def _print_table(rows: list[dict], title: str) -> None:
     print(f"\n{title}")
-    print(f"{'clip':<20} {'method':<8} {'setting':<30} {'recall':>7} {'prec.':>7} {'F':>7} {'PWC':>7}")
+    print(f"{'clip':<20} {'method':<10} {'setting':<32} {'recall':>7} {'prec.':>7} {'F':>7} {'PWC':>7}")
     for r in rows:
         print(
-            f"{r['clip']:<20} {r['method']:<8} {r['setting']:<30} "
+            f"{r['clip']:<20} {r['method']:<10} {r['setting']:<32} "
             f"{r['recall']:7.3f} {r['precision']:7.3f} {r['f']:7.3f} {r['pwc']:7.3f}"
         )
 
 
-def _sweep_grid(args: argparse.Namespace) -> list[MaskParams]:
-    combos = itertools.product(
-        args.sweep_thresholds, args.sweep_dilate_iters, args.sweep_dilate_kernels, args.sweep_erode_iters, args.sweep_erode_kernels
-    )
+def _sweep_grid(mode: str, args: argparse.Namespace) -> list[MaskParams]:
+    """Every combination of the sweep's values (the dilation knobs collapse for `reference`)."""
+    dilate_iters = [_DEFAULTS.dilate_iters] if mode == "reference" else args.sweep_dilate_iters
+    dilate_kernels = [_DEFAULTS.dilate_kernel] if mode == "reference" else args.sweep_dilate_kernels
+    combos = itertools.product(args.sweep_thresholds, dilate_iters, dilate_kernels, args.sweep_erode_iters, args.sweep_erode_kernels)
     grid = {MaskParams(t, di, dk if di else 1, ei, ek if ei else 1) for t, di, dk, ei, ek in combos}
     return sorted(grid, key=lambda p: (p.threshold, p.dilate_iters, p.dilate_kernel, p.erode_iters, p.erode_kernel))
 
 
-def _sweep(clips: list[Scored], args: argparse.Namespace) -> dict:
-    grid = _sweep_grid(args)
-    per_clip: dict[str, list[dict]] = {c.clip.root.name: [] for c in clips}
-    for scored in clips:
-        scored.differences = grey_differences(scored.previous, scored.current)
-    for params in tqdm(grid, desc="sweep", unit="setting", file=sys.stderr, disable=None):
+def _sweep_counts(mode: str, scored: Scored, params: MaskParams) -> Counts:
+    """`paper` with a fixed T on the fast pair path (exact: its mask sees two frames), others sequentially."""
+    if mode != "paper":
+        return scored.score_mode(mode, params)[0]
+    counts = Counts()
+    counts.add(paper_foreground(scored.pair_differences(), params), scored.truth, scored.clip.roi)
+    return counts
+
+
+def _sweep(mode: str, clips: list[Scored], args: argparse.Namespace) -> dict:
+    grid = _sweep_grid(mode, args)
+    per_clip: dict[str, list[dict]] = {c.name: [] for c in clips}
+    for params in tqdm(grid, desc=f"sweep {mode}", unit="setting", file=sys.stderr, disable=None):
         for scored in clips:
-            counts = Counts()
-            counts.add(paper_foreground(scored.differences, params), scored.truth, scored.clip.roi)
-            per_clip[scored.clip.root.name].append(
-                {**_row(scored.clip.root.name, "paper", _describe(params), counts.summary()), "params": asdict(params)}
-            )
+            counts = _sweep_counts(mode, scored, params)
+            per_clip[scored.name].append({**_row(scored.name, mode, _describe(mode, params), counts.summary()), "params": asdict(params)})
     for name, rows in per_clip.items():
-        _print_table(sorted(rows, key=lambda r: -r["f"])[: args.top], f"sweep: best on {name} by F-measure")
+        _print_table(sorted(rows, key=lambda r: -r["f"])[: args.top], f"sweep {mode}: best on {name} by F-measure")
     joint = [
         {
-            **_row("mean of clips", "paper", rows[0]["setting"], {k: float(np.mean([r[k] for r in rows])) for k in ("recall", "precision", "f", "pwc")}),
+            **_row("mean of clips", mode, rows[0]["setting"], {k: float(np.mean([r[k] for r in rows])) for k in ("recall", "precision", "f", "pwc")}),
             "params": rows[0]["params"],
         }
         for rows in zip(*per_clip.values())
     ]
     joint.sort(key=lambda r: -r["f"])
-    _print_table(joint[: args.top], "sweep: best jointly (mean F over the clips)")
-    print(f"\nbest jointly: {joint[0]['setting']} (mean F {joint[0]['f']:.3f})")
+    _print_table(joint[: args.top], f"sweep {mode}: best jointly (mean F over the clips)")
+    print(f"\nbest jointly for {mode}: {joint[0]['setting']} (mean F {joint[0]['f']:.3f})")
     return {"per_clip": per_clip, "joint": joint}
+
+
+def _modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise FdstyleError(f"unknown mode(s) {', '.join(unknown)} (choose from {', '.join(MODES)})")
+    return modes
 
 
 def run(args: argparse.Namespace) -> int:
     params = mask_params(args)
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise FdstyleError(f"unknown mode(s) {', '.join(unknown)} (choose from {', '.join(MODES)})")
-    clips = [Scored.load(clip, clip.scored(args.stride, args.max_frames)) for clip in map(CdnetClip.open, args.clips)]
+    modes, sweep_modes = _modes(args.modes), _modes(args.sweep_modes)
+    if args.add_noise < 0:
+        raise FdstyleError(f"--add-noise must be ≥ 0, got {args.add_noise}")
+    clips = [Scored.load(clip, clip.scored(args.stride, args.max_frames), args.add_noise) for clip in map(CdnetClip.open, args.clips)]
     rows = []
     for scored in clips:
-        name = scored.clip.root.name
         for mode in modes:
-            counts = scored.score_mode(mode, params)
-            if counts is not None:
-                rows.append(_row(name, mode, _describe(params), counts.summary()))
+            counts, threshold = scored.score_mode(mode, params)
+            rows.append({**_row(scored.name, mode, _describe(mode, params, threshold), counts.summary()), "threshold": threshold})
         if not args.no_subtractors:
             for kind in SUBTRACTORS:
-                rows.append(_row(name, kind, "OpenCV defaults", scored.score_subtractor(kind).summary()))
-    counts = ", ".join(f"{c.clip.root.name} {len(c.indices)}" for c in clips)
-    _print_table(rows, f"mask accuracy (CDnet rules; frames scored: {counts}; stride {args.stride})")
-    report: dict = {"frames": {c.clip.root.name: c.indices for c in clips}, "results": rows}
+                rows.append(_row(scored.name, kind, "OpenCV defaults", scored.score_subtractor(kind).summary()))
+    counts = ", ".join(f"{c.name} {len(c.indices)}" for c in clips)
+    noise = f"; noise σ={args.add_noise:g}" if args.add_noise else ""
+    _print_table(rows, f"mask accuracy (CDnet rules; frames scored: {counts}; stride {args.stride}{noise})")
+    report: dict = {"frames": {c.name: c.indices for c in clips}, "noise_sigma": args.add_noise, "results": rows}
     if args.sweep:
-        report["sweep"] = _sweep(clips, args)
+        report["sweep"] = {mode: _sweep(mode, clips, args) for mode in sweep_modes}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")

@@ -6,7 +6,7 @@ stabilizer's mask is the opposite (1 = background kept), so :func:`mode_foregrou
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Container, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -66,15 +66,28 @@ def _batch(frames: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
 
 
-def mode_foreground(mode: str, params: MaskParams, previous: list[np.ndarray], current: list[np.ndarray]) -> np.ndarray | None:
-    """Foreground of ``mode``'s mask for each pair (previous[i] → current[i]), as an N×H×W array.
+def _stand_in_paint(frame: torch.Tensor) -> torch.Tensor:
+    """What the stabilizer gets instead of the network: no mode's mask depends on the paint."""
+    return frame[:, :3]
 
-    The pairs go through the stabilizer as one batch with an identity "stylization", so no
-    network runs and the mode keeps no history beyond the previous frame; that scores exactly the
-    modes whose mask depends on the two input frames only.  None when the mode has no mask.
+
+def sequential_foreground(
+    mode: str, params: MaskParams, frames: Iterable[tuple[int, np.ndarray]], wanted: Container[int]
+) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Run ``mode``'s stabilizer over consecutive frames as it runs live; yield its repainted region.
+
+    Stateful masks (the `reference` mode's per-pixel reference, an automatic threshold) depend
+    on the whole history, so frame pairs cannot score them.  For each ``(index, frame)`` in
+    ``wanted`` yields ``(index, foreground, T)``: foreground = where the mode takes new paint
+    (mask < 0.5; everything when it has no mask) and T the threshold it used.
     """
     stabilizer = make_stabilizer(mode, params)
     with torch.inference_mode():
-        stabilizer.step(_batch(previous), lambda x: x)
-        mask = stabilizer.step(_batch(current), lambda x: x).mask
-    return None if mask is None else (mask[:, 0] < 0.5).numpy()
+        for index, frame in frames:
+            result = stabilizer.step(_batch([frame]), _stand_in_paint)
+            if index in wanted:
+                if result.mask is None:
+                    foreground = np.ones(frame.shape[:2], bool)
+                else:
+                    foreground = (result.mask[0, 0] < 0.5).numpy()
+                yield index, foreground, float(getattr(stabilizer, "threshold", params.threshold))

@@ -155,7 +155,7 @@ def _abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @dataclass
 class Ghosting:
     error: float  # GE: mean |O_t − S_t| (0–255) on recently uncovered background
-    stale: float  # share of those pixels that the mask kept from the previous output
+    stale: float  # share of those pixels not repainted since they stopped being foreground
 
 
 def ghosting(
@@ -168,18 +168,29 @@ def ghosting(
     """Ghost error and stale fraction, pooled over every uncovered pixel of the clip.
 
     ``kept[t]`` is the method's mask (True = kept from the previous output) or None where it
-    updated everything.
+    updated everything; frame 0 counts as fully painted.  Per pixel we track ``updated`` (the
+    last frame whose output there was not kept) and ``was_fg`` (the last frame it was
+    foreground).  An uncovered pixel at t (see :func:`uncovered`) is **stale** iff
+    ``updated ≤ was_fg``: no repaint happened in (was_fg, t], so it still shows paint from a
+    frame when the person covered it.  A pixel repainted after the person left and kept since
+    is not stale: keeping correct background paint is the point of the method.
     """
+    shape = foreground[0].shape
+    updated = np.zeros(shape, np.int64)
+    was_fg = np.where(foreground[0], 0, -1)
     total = count = stale = 0.0
     for t in range(1, len(outputs)):
+        if kept[t] is None:
+            updated[:] = t
+        else:
+            updated[~kept[t]] = t
         where = uncovered(foreground, t, recent)
         n = int(where.sum())
-        if not n:
-            continue
-        total += float(_abs_diff(outputs[t], stylized[t])[where].sum()) / 3
-        count += n
-        if kept[t] is not None:
-            stale += int((kept[t] & where).sum())
+        if n:
+            total += float(_abs_diff(outputs[t], stylized[t])[where].sum()) / 3
+            count += n
+            stale += int((where & (updated <= was_fg)).sum())
+        was_fg[foreground[t]] = t
     if not count:
         return Ghosting(float("nan"), float("nan"))
     return Ghosting(total / count, stale / count)
@@ -194,6 +205,41 @@ def fidelity(inputs: list[np.ndarray], outputs: list[np.ndarray], stylized: list
             for where in [moving_pixels(inputs[t - 1], inputs[t])]
         ]
     )
+
+
+# -- seams ---------------------------------------------------------------------------------
+
+
+def seam_pixels(kept: np.ndarray) -> np.ndarray:
+    """Pixels within 1 px of a flip between kept and fresh (both sides of the boundary)."""
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    mask = kept.astype(np.uint8)
+    return cv2.dilate(mask, cross) != cv2.erode(mask, cross)
+
+
+def gradient_energy(image: np.ndarray) -> np.ndarray:
+    """|∇I|² per pixel (central differences, summed over the three channels)."""
+    values = image[:, :, :3].astype(np.float32)
+    dy, dx = np.gradient(values, axis=(0, 1))
+    return (dx**2 + dy**2).sum(axis=2)
+
+
+def seam_visibility(outputs: list[np.ndarray], stylized: list[np.ndarray], kept: list[np.ndarray | None]) -> float:
+    """Output gradient energy on the mask boundary over S_t's there (≈ 1: no seam; > 1: visible edge).
+
+    Where old and new paint meet with a hard cut, the output has an edge that the fresh
+    stylization does not, so its gradient energy there exceeds S_t's; a feathered blend spreads
+    the step and brings the ratio back toward 1.  NaN when no method mask has a boundary.
+    """
+    output_energy = fresh_energy = 0.0
+    for output, fresh, mask in zip(outputs, stylized, kept):
+        if mask is None:
+            continue
+        where = seam_pixels(mask)
+        if where.any():
+            output_energy += float(gradient_energy(output)[where].sum())
+            fresh_energy += float(gradient_energy(fresh)[where].sum())
+    return output_energy / fresh_energy if fresh_energy > 0 else float("nan")
 
 
 # -- CDnet mask accuracy -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Figures for `eval`: flicker over time per method, and a strip of frames with each method's mask.
+"""Figures for `eval`: flicker over time per method, a strip of frames with each method's mask, and
+a zoomed crop of the worst seam.
 
 matplotlib is optional (the ``eval`` extra) and imported only when a figure is asked for, with the
 Agg backend so that it works without a display.
@@ -8,14 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .errors import FdstyleError
+from .metrics import gradient_energy, seam_pixels
 
 # Frames shown in a strip, and how strongly freshly stylized pixels are tinted.
 STRIP_FRAMES = 5
 TINT = np.array([0, 255, 0], np.float32)
 TINT_ALPHA = 0.45
+# Seam close-up: side of the crop in frame pixels, and the nearest-neighbour zoom.
+SEAM_CROP = 48
+SEAM_ZOOM = 4
 
 
 def _pyplot():
@@ -80,6 +86,51 @@ def frame_strip(
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
     fig.suptitle(f"{name}: green = stylized fresh this frame, the rest kept from the previous output (no mask: all fresh)", fontsize=9)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _worst_seam(methods: dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]], frames: int) -> tuple[int, int, int]:
+    """Frame and crop corner with the most output gradient energy on mask boundaries, all methods together."""
+    best = (-1.0, 1, 0, 0)
+    for t in range(1, frames):
+        energy = None
+        for outputs, kept in methods.values():
+            if kept[t] is not None:
+                here = gradient_energy(outputs[t]) * seam_pixels(kept[t])
+                energy = here if energy is None else energy + here
+        if energy is None:
+            continue
+        side = min(SEAM_CROP, *energy.shape)
+        window = cv2.boxFilter(energy, -1, (side, side), normalize=False, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        window = window[: energy.shape[0] - side + 1, : energy.shape[1] - side + 1]
+        y, x = np.unravel_index(int(window.argmax()), window.shape)
+        if window[y, x] > best[0]:
+            best = (float(window[y, x]), t, int(y), int(x))
+    return best[1:]
+
+
+def seam_zoom(
+    name: str,
+    inputs: list[np.ndarray],
+    stylized: list[np.ndarray],
+    methods: dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]],
+    path: Path,
+) -> Path:
+    """The crop where seams are strongest, zoomed ×SEAM_ZOOM (nearest): input, fresh S_t, each method."""
+    plt = _pyplot()
+    t, y, x = _worst_seam(methods, len(inputs))
+    side = min(SEAM_CROP, *inputs[0].shape[:2])
+    tiles = [("input", inputs[t]), ("fresh S_t", stylized[t])] + [(m, outputs[t]) for m, (outputs, _) in methods.items()]
+    fig, axes = plt.subplots(1, len(tiles), figsize=(2.2 * len(tiles), 2.5), squeeze=False)
+    for ax, (label, image) in zip(axes[0], tiles):
+        crop = image[y : y + side, x : x + side, :3]
+        ax.imshow(np.repeat(np.repeat(crop, SEAM_ZOOM, axis=0), SEAM_ZOOM, axis=1), interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{name}: frame {t}, {side}×{side} px at ({x}, {y}), ×{SEAM_ZOOM} nearest", fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

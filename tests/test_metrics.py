@@ -97,6 +97,44 @@ def test_ghosting_on_uncovered_background() -> None:
     assert (fresh.error, fresh.stale) == (0.0, 0.0)
 
 
+def test_stale_means_not_repainted_since_the_person_left() -> None:
+    """One row of 6 pixels, a person on pixels 0–3 at t=1..2, gone at t=3; known answer 5/8 stale."""
+    shape = (1, 6)
+    frames = 5
+    foreground = [np.zeros(shape, bool) for _ in range(frames)]
+    foreground[1][0, :4] = foreground[2][0, :4] = True
+    kept = [None] + [np.ones(shape, bool) for _ in range(frames - 1)]
+    kept[1][0, :4] = kept[2][0, :4] = False  # the person is painted while present
+    kept[3][0, 0] = False  # pixel 0 repainted the frame the person left, then kept: not stale
+    kept[4][0, 1] = False  # pixel 1 repainted one frame later: stale at t=3 only
+    # pixel 2 is repainted at t=2 (still foreground) and kept since: stale; pixel 3 the same.
+    stylized = [np.zeros(shape + (3,), np.uint8)] * frames
+    ghost = metrics.ghosting(stylized, stylized, kept, foreground, recent=3)
+    # uncovered: pixels 0–3 at t=3 and t=4 (8 pixel-frames); stale: 1@3, 2@3, 2@4, 3@3, 3@4
+    assert ghost.stale == pytest.approx(5 / 8)
+    assert metrics.ghosting(stylized, stylized, [None] * frames, foreground, recent=3).stale == 0.0
+
+
+def test_seam_visibility_hard_cut_versus_feathered_blend() -> None:
+    """Old and new paint differ by 60 grey levels; a hard cut at x=8 shows, an 8-px ramp far less."""
+    width = 16
+    fresh = np.full((4, width, 3), 100, np.uint8)
+    fresh[:, :, 0] = np.arange(width) * 15  # texture: S_t's own gradient energy is 15² per pixel
+    old = fresh.astype(np.int16) + 60
+    kept = np.zeros((4, width), bool)
+    kept[:, 8:] = True
+    hard = np.where(kept[:, :, None], old, fresh).astype(np.uint8)
+    ramp = np.clip((np.arange(width) - 4) / 8, 0, 1)[None, :, None]
+    soft = (fresh + ramp * (old - fresh)).round().astype(np.uint8)
+    assert metrics.seam_pixels(kept)[0].nonzero()[0].tolist() == [7, 8]
+    hard_ratio = metrics.seam_visibility([hard], [fresh], [kept])
+    soft_ratio = metrics.seam_visibility([soft], [fresh], [kept])
+    # by hand: hard (45² + 2·30²)/15² = 17, soft ((15 + 7.5)² + 2·7.5²)/15² = 2.75
+    assert hard_ratio == pytest.approx(17.0) and soft_ratio == pytest.approx(2.75, abs=0.1)
+    assert metrics.seam_visibility([fresh], [fresh], [kept]) == pytest.approx(1.0)
+    assert np.isnan(metrics.seam_visibility([fresh], [fresh], [None]))
+
+
 def test_fidelity_measures_distance_to_fresh_stylization_where_input_moves() -> None:
     inputs = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)]
     inputs[1][:4] = 200
