@@ -1,8 +1,11 @@
 """`python -m fdstyle_core bench`: per-stage milliseconds and fps per mode, size, device and precision.
 
 Frames are synthetic (a textured still background with a moving disc, like a head in front of a
-wall), so the numbers need no data and every mode sees motion.  Warm-up frames are dropped and
-medians reported; the paper/perframe ratio comes from the same run on the same frames.
+wall), so the numbers need no data and every mode sees motion; or, with ``--clip``, a real clip's
+first frames resized to each size.  Warm-up frames are dropped and per-stage medians reported.
+Modes that skip work (no network call without motion, region painting) make frames uneven, so
+the ratio against `perframe` (same run, same frames) is of the *mean* time per frame, the
+throughput; network calls and region calls per frame show where the time went.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -22,6 +26,7 @@ from .devices import available_devices, device_label
 from .errors import FdstyleError
 from .options import parse_size_arg, style_argument
 from .pipeline import MODES, Pipeline, PipelineConfig
+from .video_io import open_source
 
 DEFAULT_SIZES = "640x480,1024x436,1280x720,1920x1080"
 STAGES = ("upload", "network", "stabilize", "download", "total")
@@ -37,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precisions", help="comma-separated fp32/fp16 (default: fp32, plus fp16 on GPUs)")
     parser.add_argument("--warmup", type=int, default=2, help="frames run first and not timed (≥ 1)")
     parser.add_argument("--repeats", type=int, default=5, help="timed frames per configuration")
+    parser.add_argument("--clip", help="time on this video or frame folder's first warm-up + repeats frames instead of synthetic ones")
     parser.add_argument("--json", type=Path, help="write the results here")
 
 
@@ -57,6 +63,23 @@ def synthetic_frames(width: int, height: int, count: int) -> list[np.ndarray]:
     return frames
 
 
+def clip_frames(spec: str, width: int, height: int, count: int) -> list[np.ndarray]:
+    """The clip's first ``count`` frames, resized to width×height (area averaging when shrinking)."""
+    source = open_source(spec)
+    frames = []
+    try:
+        for frame in source.frames():
+            if len(frames) == count:
+                break
+            shrink = width < frame.shape[1]
+            frames.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    finally:
+        source.close()
+    if len(frames) < count:
+        raise FdstyleError(f"{spec} has {len(frames)} frames, --warmup + --repeats asks for {count}")
+    return frames
+
+
 def _split(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
@@ -67,15 +90,25 @@ def _precisions(device: str, chosen: str | None) -> list[str]:
     return ["fp32"] if device == "cpu" else ["fp32", "fp16"]
 
 
-def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict[str, float]:
-    """Median milliseconds per stage over the frames after the warm-up ones."""
+def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict:
+    """Over the frames after the warm-up ones: median ms per stage, mean total ms, network calls per frame."""
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    # The pipeline makes a fresh painter on configure, so its counters cover this mode only.
+    painter = pipeline._painter
     for index, frame in enumerate(frames):
+        if index == warmup:
+            painter.calls = painter.region_calls = 0
         pipeline.process(frame)
         if index >= warmup:
             for stage in STAGES:
                 samples[stage].append(pipeline.timings[stage])
-    return {stage: float(np.median(values)) for stage, values in samples.items()}
+    timed = len(frames) - warmup
+    return {
+        "ms": {stage: float(np.median(values)) for stage, values in samples.items()},
+        "mean_ms": float(np.mean(samples["total"])),
+        "calls_per_frame": painter.calls / timed,
+        "region_calls_per_frame": painter.region_calls / timed,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,43 +128,39 @@ def run(args: argparse.Namespace) -> int:
     jobs = [(d, p, size) for d in devices for p in _precisions(d, args.precisions) for size in sizes]
     bar = tqdm(total=len(jobs) * len(modes), desc="bench", unit="run", file=sys.stderr, disable=None)
     for device, precision, (width, height) in jobs:
-        frames = synthetic_frames(width, height, args.warmup + args.repeats)
+        count = args.warmup + args.repeats
+        frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
         config = PipelineConfig(style=style, mode=modes[0], device=device, precision=precision)
         pipeline = Pipeline(config)
         where = {"device": device_label(pipeline.device), "precision": "fp16" if pipeline.dtype == torch.float16 else "fp32"}
         totals = {}
         for mode in modes:
             pipeline.configure(replace(config, mode=mode))
-            medians = time_mode(pipeline, frames, args.warmup)
-            totals[mode] = medians["total"]
-            results.append(
-                {
-                    **where,
-                    "size": f"{width}x{height}",
-                    "mode": mode,
-                    "ms": medians,
-                    "fps": 1000 / medians["total"],
-                }
-            )
+            timing = time_mode(pipeline, frames, args.warmup)
+            totals[mode] = timing["mean_ms"]
+            results.append({**where, "size": f"{width}x{height}", "mode": mode, **timing, "fps": 1000 / timing["mean_ms"]})
             bar.update(1)
-        if "paper" in totals and "perframe" in totals:
-            ratios.append(
-                {**where, "size": f"{width}x{height}", "paper_over_perframe": totals["paper"] / totals["perframe"]}
-            )
+        if "perframe" in totals:
+            over = {f"{mode}_over_perframe": total / totals["perframe"] for mode, total in totals.items() if mode != "perframe"}
+            ratios.append({**where, "size": f"{width}x{height}", **over})
     bar.close()
     print_table(results, ratios)
     if args.json:
         machine = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
         report = {"note": note, "torch": torch.__version__, "machine": machine, "warmup": args.warmup, "repeats": args.repeats}
+        report["frames"] = args.clip or "synthetic moving disc"
         args.json.write_text(json.dumps({**report, "results": results, "ratios": ratios}, indent=1))
         print(f"wrote {args.json}")
     return 0
 
 
 def print_table(results: list[dict], ratios: list[dict]) -> None:
-    print(f"\n{'device':<28} {'prec':<5} {'size':<10} {'mode':<9}" + "".join(f"{s:>10}" for s in STAGES) + f"{'fps':>8}")
+    header = f"\n{'device':<28} {'prec':<5} {'size':<10} {'mode':<9}" + "".join(f"{s:>10}" for s in STAGES)
+    print(header + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
     for r in results:
         cells = "".join(f"{r['ms'][s]:10.1f}" for s in STAGES)
-        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<10} {r['mode']:<9}{cells}{r['fps']:8.2f}")
+        counts = f"{r['mean_ms']:10.1f}{r['calls_per_frame']:9.2f}{r['region_calls_per_frame']:9.2f}"
+        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<10} {r['mode']:<9}{cells}{counts}{r['fps']:8.2f}")
     for r in ratios:
-        print(f"paper / perframe time, {r['device']} {r['precision']} {r['size']}: {r['paper_over_perframe']:.3f}×")
+        over = ", ".join(f"{key.removesuffix('_over_perframe')} {value:.3f}×" for key, value in r.items() if key.endswith("_over_perframe"))
+        print(f"mean time / perframe's, {r['device']} {r['precision']} {r['size']}: {over}")

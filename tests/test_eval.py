@@ -11,20 +11,22 @@ import pytest
 
 from fdstyle_core.cdnet import CdnetClip
 from fdstyle_core.cli import main
-from fdstyle_core.eval_cmd import COLUMNS
+from fdstyle_core.eval_cmd import COLUMNS, method_settings
+from fdstyle_core.eval_mask_cmd import Scored
 from fdstyle_core.masks import grey_differences, paper_foreground, sequential_foreground
 from fdstyle_core.pipeline import MODES
 from fdstyle_core.stabilizer import MaskParams
 
 METRICS = {key for key, _, _ in COLUMNS} | {"frame_ms"}
+VARIANT = "reference:feather=0:threshold=auto"
 
 
 @pytest.fixture(scope="module")
 def office_eval(data_dir: Path, candy: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    """cdnet_office from frame 600 (a person walks in), 144×96, 14 frames, every mode."""
+    """cdnet_office from frame 600 (a person walks in), 144×96, 14 frames, every mode and a variant."""
     out = tmp_path_factory.mktemp("eval")
     report = out / "eval.json"
-    argv = ["eval", str(data_dir / "videos" / "cdnet_office"), "--style", str(candy), "--methods", ",".join(MODES)]
+    argv = ["eval", str(data_dir / "videos" / "cdnet_office"), "--style", str(candy), "--methods", ",".join(MODES + (VARIANT,))]
     argv += ["--start", "600", "--max-frames", "14", "--resize", "144x96", "--json", str(report), "--plots", str(out / "plots")]
     assert main(argv) == 0
     return json.loads(report.read_text()), out / "plots"
@@ -34,10 +36,12 @@ def test_eval_reports_every_method_and_metric(office_eval: tuple[dict, Path]) ->
     report, _ = office_eval
     clip = report["clips"]["cdnet_office"]
     assert clip["frames"] == 14 and clip["size"] == [144, 96] and clip["foreground"] == "ground truth"
-    assert set(clip["methods"]) == set(MODES)
+    assert set(clip["methods"]) == set(MODES) | {VARIANT}
     for method, scores in clip["methods"].items():
         assert set(scores) == METRICS, method
-        assert all(isinstance(v, float) and not math.isnan(v) for k, v in scores.items() if k != "ghost_error"), method
+        # GE needs uncovered pixels, seam visibility a mask with a boundary
+        assert all(isinstance(v, float) and not math.isnan(v) for k, v in scores.items() if k not in ("ghost_error", "seam")), method
+    assert clip["methods"]["reference"]["seam"] > 0 and math.isnan(clip["methods"]["perframe"]["seam"])
     perframe = clip["methods"]["perframe"]
     assert perframe["follow"] == pytest.approx(1.0)
     assert perframe["fidelity"] == 0.0 and perframe["stale_fraction"] == 0.0
@@ -51,7 +55,7 @@ def test_paper_beats_perframe_on_flicker_and_warp_error(office_eval: tuple[dict,
 
 def test_eval_writes_plots(office_eval: tuple[dict, Path]) -> None:
     plots = office_eval[1]
-    for name in ("cdnet_office_flicker.png", "cdnet_office_strip.png"):
+    for name in ("cdnet_office_flicker.png", "cdnet_office_strip.png", "cdnet_office_seams.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,6 +63,14 @@ def test_eval_rejects_unknown_method(data_dir: Path, candy: Path, capsys: pytest
     clip = data_dir / "videos" / "cdnet_office"
     assert main(["eval", str(clip), "--style", str(candy), "--methods", "perframe,nonsense"]) == 2
     assert "nonsense" in capsys.readouterr().err
+    assert main(["eval", str(clip), "--style", str(candy), "--methods", "reference:feather=soft"]) == 2
+    assert "feather must be a int" in capsys.readouterr().err
+
+
+def test_method_variants_override_mask_settings() -> None:
+    mode, params = method_settings(VARIANT, MaskParams(threshold=20))
+    assert mode == "reference" and params == MaskParams(threshold=20, feather=0, auto_threshold=True)
+    assert method_settings("paper:erode_iters=2:skip_work=no", MaskParams())[1] == MaskParams(erode_iters=2, skip_work=False)
 
 
 def test_bench_json_tiny_configuration(candy: Path, tmp_path: Path) -> None:
@@ -72,13 +84,27 @@ def test_bench_json_tiny_configuration(candy: Path, tmp_path: Path) -> None:
         assert row["fps"] == pytest.approx(1000 / row["ms"]["total"])
         assert row["device"] == "cpu" and row["precision"] == "fp32"
     assert [r["size"] for r in report["ratios"]] == ["48x32", "40x24"]
-    assert all(r["paper_over_perframe"] > 0 for r in report["ratios"])
+    assert all(r["paper_over_perframe"] > 0 and r["flow_over_perframe"] > 0 for r in report["ratios"])
+
+
+def test_bench_on_a_real_clip_counts_network_calls(data_dir: Path, candy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    clip = data_dir / "videos" / "talking" / "retalking_1.mp4"
+    argv = ["bench", "--style", str(candy), "--clip", str(clip), "--sizes", "48x48", "--modes", "perframe,paper,reference"]
+    assert main(argv + ["--devices", "cpu", "--warmup", "1", "--repeats", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["frames"] == str(clip)
+    rows = {row["mode"]: row for row in report["results"]}
+    assert rows["perframe"]["calls_per_frame"] == rows["paper"]["calls_per_frame"] == 1.0
+    assert rows["perframe"]["region_calls_per_frame"] == 0.0
+    assert 0 <= rows["reference"]["region_calls_per_frame"] <= rows["reference"]["calls_per_frame"] <= 1.0
+    assert report["ratios"][0]["reference_over_perframe"] > 0
 
 
 def test_eval_mask_on_cdnet_frames(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "mask.json"
     clip = data_dir / "videos" / "cdnet_pedestrians"
-    argv = ["eval-mask", str(clip), "--stride", "50", "--max-frames", "3", "--json", str(out)]
+    argv = ["eval-mask", str(clip), "--modes", "paper", "--stride", "50", "--max-frames", "3", "--json", str(out)]
     argv += ["--sweep", "--sweep-thresholds", "8,12", "--sweep-dilate-iters", "0,2", "--sweep-erode-iters", "3", "--sweep-erode-kernels", "5"]
     assert main(argv) == 0
     report = json.loads(out.read_text())
@@ -87,9 +113,39 @@ def test_eval_mask_on_cdnet_frames(data_dir: Path, tmp_path: Path) -> None:
     assert {"paper", "mog2", "knn"} <= methods and "perframe" not in methods  # perframe has no mask
     for row in report["results"]:
         assert 0 <= row["f"] <= 1 and 0 <= row["pwc"] <= 100
-    assert len(report["sweep"]["per_clip"]["cdnet_pedestrians"]) == 4
-    joint = report["sweep"]["joint"]
+    assert len(report["sweep"]["paper"]["per_clip"]["cdnet_pedestrians"]) == 4
+    joint = report["sweep"]["paper"]["joint"]
     assert joint[0]["f"] == max(r["f"] for r in joint)
+
+
+def test_eval_mask_runs_stateful_modes_sequentially(data_dir: Path, tmp_path: Path) -> None:
+    """`reference` and an automatic T on two nearby frames (one stabilizer run), with added noise."""
+    out = tmp_path / "mask.json"
+    clip = data_dir / "videos" / "cdnet_pedestrians"
+    argv = ["eval-mask", str(clip), "--modes", "paper,reference", "--threshold", "auto", "--add-noise", "6"]
+    argv += ["--stride", "4", "--max-frames", "2", "--no-subtractors", "--json", str(out)]
+    argv += ["--sweep", "--sweep-modes", "reference", "--sweep-thresholds", "20", "--sweep-erode-iters", "2", "--sweep-erode-kernels", "5"]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["frames"]["cdnet_pedestrians"] == [300, 304] and report["noise_sigma"] == 6
+    rows = {row["method"]: row for row in report["results"]}
+    assert set(rows) == {"paper", "reference"}
+    for row in rows.values():
+        assert row["setting"].startswith("T=auto(") and 3 <= row["threshold"] <= 40
+        assert 0 <= row["f"] <= 1 and 0 <= row["pwc"] <= 100
+    [swept] = report["sweep"]["reference"]["per_clip"]["cdnet_pedestrians"]
+    assert swept["setting"] == "T=20 erode 2×5"
+
+
+def test_added_noise_is_seeded_per_frame(data_dir: Path) -> None:
+    clip = CdnetClip.open(data_dir / "videos" / "cdnet_pedestrians")
+    noisy = Scored.load(clip, [300], noise=6)
+    first = noisy.frame(300)
+    assert np.array_equal(first, noisy.frame(300))
+    difference = first.astype(float) - clip.frame(300)
+    assert 4 < difference.std() < 7
+    next_noise = noisy.frame(301).astype(float) - clip.frame(301)
+    assert np.corrcoef(difference.ravel(), next_noise.ravel())[0, 1] < 0.1  # fresh noise every frame
 
 
 def test_eval_mask_rejects_a_folder_that_is_not_cdnet(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
