@@ -91,17 +91,13 @@ def frame_strip(
     return path
 
 
-def _worst_seam(methods: dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]], frames: int) -> tuple[int, int, int]:
-    """Frame and crop corner with the most output gradient energy on mask boundaries, all methods together."""
+def _worst_seam(outputs: list[np.ndarray], kept: list[np.ndarray | None]) -> tuple[int, int, int]:
+    """Frame and crop corner with the most output gradient energy on one method's mask boundary."""
     best = (-1.0, 1, 0, 0)
-    for t in range(1, frames):
-        energy = None
-        for outputs, kept in methods.values():
-            if kept[t] is not None:
-                here = gradient_energy(outputs[t]) * seam_pixels(kept[t])
-                energy = here if energy is None else energy + here
-        if energy is None:
+    for t in range(1, len(outputs)):
+        if kept[t] is None:
             continue
+        energy = gradient_energy(outputs[t]) * seam_pixels(kept[t])
         side = min(SEAM_CROP, *energy.shape)
         window = cv2.boxFilter(energy, -1, (side, side), normalize=False, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
         window = window[: energy.shape[0] - side + 1, : energy.shape[1] - side + 1]
@@ -118,9 +114,11 @@ def seam_zoom(
     methods: dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]],
     path: Path,
 ) -> Path:
-    """The crop where seams are strongest, zoomed ×SEAM_ZOOM (nearest): input, fresh S_t, each method."""
+    """Where the last listed method with a mask has its strongest seam, zoomed ×SEAM_ZOOM (nearest):
+    input, fresh S_t and every method there (list the variant to inspect last, e.g. reference:feather=0)."""
     plt = _pyplot()
-    t, y, x = _worst_seam(methods, len(inputs))
+    masked = [run for run in methods.values() if any(k is not None for k in run[1])]
+    t, y, x = _worst_seam(*masked[-1]) if masked else (len(inputs) - 1, 0, 0)
     side = min(SEAM_CROP, *inputs[0].shape[:2])
     tiles = [("input", inputs[t]), ("fresh S_t", stylized[t])] + [(m, outputs[t]) for m, (outputs, _) in methods.items()]
     fig, axes = plt.subplots(1, len(tiles), figsize=(2.2 * len(tiles), 2.5), squeeze=False)
