@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .devices import available_devices, device_label
 from .errors import FdstyleError
+from .eval_cmd import method_settings, parse_methods
 from .options import parse_size_arg, style_argument
 from .pipeline import MODES, Pipeline, PipelineConfig
 from .video_io import open_source
@@ -37,7 +38,9 @@ DISC_STEP = 6
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", help="style name or .pth path (default: the shipped default style)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated WxH list")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… as in eval"
+    )
     parser.add_argument("--devices", help=f"comma-separated (default: all available: {', '.join(available_devices())})")
     parser.add_argument("--precisions", help="comma-separated fp32/fp16 (default: fp32, plus fp16 on GPUs)")
     parser.add_argument("--warmup", type=int, default=2, help="frames run first and not timed (≥ 1)")
@@ -113,10 +116,7 @@ def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict
 
 def run(args: argparse.Namespace) -> int:
     sizes = [parse_size_arg(s) for s in _split(args.sizes)]
-    modes = _split(args.modes)
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        raise FdstyleError(f"unknown mode(s) '{', '.join(unknown)}' (choose from {', '.join(MODES)})")
+    modes = parse_methods(args.modes)
     if args.warmup < 1 or args.repeats < 1:
         raise FdstyleError("--warmup and --repeats must be ≥ 1")
     devices = _split(args.devices) if args.devices else available_devices()
@@ -130,12 +130,14 @@ def run(args: argparse.Namespace) -> int:
     for device, precision, (width, height) in jobs:
         count = args.warmup + args.repeats
         frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
-        config = PipelineConfig(style=style, mode=modes[0], device=device, precision=precision)
+        config = PipelineConfig(style=style, device=device, precision=precision)
         pipeline = Pipeline(config)
         where = {"device": device_label(pipeline.device), "precision": "fp16" if pipeline.dtype == torch.float16 else "fp32"}
         totals = {}
         for mode in modes:
-            pipeline.configure(replace(config, mode=mode))
+            name, mask = method_settings(mode, config.mask)
+            pipeline.configure(replace(config, mode=name, mask=mask))
+            pipeline.reset()  # a variant of the previous mode is only retuned by configure: start it afresh too
             timing = time_mode(pipeline, frames, args.warmup)
             totals[mode] = timing["mean_ms"]
             results.append({**where, "size": f"{width}x{height}", "mode": mode, **timing, "fps": 1000 / timing["mean_ms"]})
@@ -155,12 +157,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_table(results: list[dict], ratios: list[dict]) -> None:
-    header = f"\n{'device':<28} {'prec':<5} {'size':<10} {'mode':<9}" + "".join(f"{s:>10}" for s in STAGES)
+    width = max(9, *(len(r["mode"]) for r in results))
+    header = f"\n{'device':<28} {'prec':<5} {'size':<10} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
     print(header + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
     for r in results:
         cells = "".join(f"{r['ms'][s]:10.1f}" for s in STAGES)
         counts = f"{r['mean_ms']:10.1f}{r['calls_per_frame']:9.2f}{r['region_calls_per_frame']:9.2f}"
-        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<10} {r['mode']:<9}{cells}{counts}{r['fps']:8.2f}")
+        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<10} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
     for r in ratios:
         over = ", ".join(f"{key.removesuffix('_over_perframe')} {value:.3f}×" for key, value in r.items() if key.endswith("_over_perframe"))
         print(f"mean time / perframe's, {r['device']} {r['precision']} {r['size']}: {over}")
