@@ -97,7 +97,7 @@ def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict
     """Over the frames after the warm-up ones: median ms per stage, mean total ms, network calls per frame."""
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
     # The pipeline makes a fresh painter on configure, so its counters cover this mode only.
-    painter = pipeline._painter
+    painter = pipeline.painter
     for index, frame in enumerate(frames):
         if index == warmup:
             painter.calls = painter.region_calls = 0

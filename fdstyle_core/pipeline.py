@@ -117,7 +117,7 @@ class Pipeline:
             or config.processing_height != old.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
-        self._painter = Painter(self._net, self.dtype, device, config.processing_height)
+        self.painter = Painter(self._net, self.dtype, device, config.processing_height)
         if restart:
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self.reset()
@@ -164,14 +164,14 @@ class Pipeline:
             x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
             synchronize(self.device)
             t1 = time.perf_counter()
-            self._painter.network_ms = 0.0
-            result = self._stabilizer.step(x, self._painter)
+            self.painter.network_ms = 0.0
+            result = self._stabilizer.step(x, self.painter)
             synchronize(self.device)
             t2 = time.perf_counter()
             out = result.output.round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
         t3 = time.perf_counter()
         self.last_result = result
-        network = self._painter.network_ms
+        network = self.painter.network_ms
         self.timings.update(
             upload=(t1 - t0) * 1000,
             network=network,
