@@ -83,7 +83,7 @@ TOOLTIPS = {
     STYLE_FILE_KEY: "Pick a .pth style file; it is copied into Style above.",
     "mode": " ".join(f"{mode}: {MODE_HELP.get(mode, 'see the README')}." for mode in MODES),
     "threshold": "Grey levels a pixel may change and still count as unchanged background (0-255).",
-    "auto_threshold": "Estimate the threshold from the camera's noise instead of using Threshold T.",
+    "auto_threshold": "Raise the threshold on a noisy camera: T = max(Threshold T, 4 × the measured noise), at most 40.",
     "dilate_kernel": "paper mode: side of the square that closes small holes in the background mask (odd). "
     "The reference mode drops isolated noise specks instead.",
     "dilate_iters": "paper mode: how many times the background mask is dilated. "
