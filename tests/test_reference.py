@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdstyle_core.cli import main
 from fdstyle_core.metrics import background_flicker, motion_change
 from fdstyle_core.painter import Painter
 from fdstyle_core.pipeline import Pipeline, PipelineConfig
@@ -161,3 +163,22 @@ def test_auto_threshold_tracks_camera_noise(data_dir: Path) -> None:
     # difference → T ≈ 4σ, well above the floor
     assert clean == MaskParams().threshold
     assert 22 < noisy_t <= 40
+
+
+@pytest.fixture(scope="module")
+def talking_eval(data_dir: Path, candy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`eval` of perframe, paper and reference on the same 40 talking-head frames."""
+    report = tmp_path_factory.mktemp("talking") / "eval.json"
+    argv = ["eval", str(data_dir / "videos/talking/retalking_1.mp4"), "--style", str(candy)]
+    argv += ["--methods", "perframe,paper,reference", "--max-frames", "40", "--resize", "320x320", "--json", str(report)]
+    assert main(argv) == 0
+    return json.loads(report.read_text())["clips"]["retalking_1"]["methods"]
+
+
+def test_reference_meets_the_staleness_and_flicker_targets_on_a_real_clip(talking_eval: dict) -> None:
+    perframe, paper, reference = (talking_eval[m] for m in ("perframe", "paper", "reference"))
+    assert paper["stale_fraction"] > 0.5, "paper should leave uncovered background stale"
+    assert reference["stale_fraction"] <= 0.75 * 0.2 * paper["stale_fraction"]  # target 1/5, with margin
+    assert reference["background_flicker"] <= 0.5 * 0.1 * perframe["background_flicker"]  # target 10 %, margin ×2
+    assert reference["follow"] >= 0.8  # target 0.6
+    assert reference["seam"] < 1.05  # feathered: no edge the style does not have
