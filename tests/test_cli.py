@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,29 @@ def test_styles_lists_user_folder(tmp_path: Path, candy: Path) -> None:
     (tmp_path / "my_candy.pth").write_bytes(candy.read_bytes())
     result = cli("styles", tmp_path)
     assert result.returncode == 0 and "my_candy" in result.stdout
+
+
+def test_stylize_screen_region_under_xvfb(candy: Path, tmp_path: Path) -> None:
+    """`screen:X,Y,W,H` grabs a real (virtual) screen with mss."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        display = os.read(read_fd, 16).decode().strip()
+        assert display, "Xvfb did not report a display"
+        out = tmp_path / "screen.mp4"
+        result = subprocess.run(
+            [sys.executable, "-m", "fdstyle_core", "stylize", "screen:10,20,64,48", "-o", str(out),
+             "--style", str(candy), "--max-frames", "3"],
+            cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "DISPLAY": f":{display}"},
+        )
+        assert result.returncode == 0, result.stderr
+        frames = video_frames(out)
+        assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
+    finally:
+        os.close(read_fd)
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
