@@ -9,7 +9,6 @@ Only the UI thread runs code here, except :func:`_remote`, which obs-websocket c
 from __future__ import annotations
 
 import logging
-import os
 import site
 import sys
 import threading
@@ -18,15 +17,15 @@ from typing import Any
 
 REPO_DIR = Path(__file__).resolve().parent
 VENV_ENV = "FDSTYLE_VENV"
+if str(REPO_DIR) not in sys.path:  # the checkout holds fdstyle_core and fdstyle_obs
+    sys.path.insert(0, str(REPO_DIR))
+
+from fdstyle_core.paths import user_data_dir  # noqa: E402  (needs nothing installed)
 
 
 def venv_dir() -> Path:
     """The environment install/install.sh creates (``$FDSTYLE_VENV`` overrides)."""
-    override = os.environ.get(VENV_ENV)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "fdstyle" / "venv"
+    return user_data_dir("venv", VENV_ENV)
 
 
 def venv_site_packages(venv: Path) -> list[Path]:
@@ -39,8 +38,6 @@ def venv_site_packages(venv: Path) -> list[Path]:
 def _extend_path() -> None:
     for path in venv_site_packages(venv_dir()):
         site.addsitedir(str(path))
-    if str(REPO_DIR) not in sys.path:
-        sys.path.insert(0, str(REPO_DIR))
 
 
 _extend_path()

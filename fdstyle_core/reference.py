@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from .painter import Box
-from .stabilizer import MaskParams, NoiseThreshold, Stylize, StepResult, dilate, grey
+from .stabilizer import MaskParams, Stylize, StepResult, ThresholdStabilizer, dilate, grey
 
 SPECK_NEIGHBOURS = 3
 # Paint a region alone only while it is at most this share of the frame; beyond, a full pass
@@ -63,25 +63,17 @@ def bounding_box(mask: torch.Tensor) -> Box | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-class ReferenceStabilizer:
+class ReferenceStabilizer(ThresholdStabilizer):
     """Ghost-free, seam-free frame-difference stabilizer that paints only what changed."""
 
-    def __init__(self, params: MaskParams) -> None:
-        self.params = params
-        self.reset()
-
-    def retune(self, params: MaskParams) -> None:
-        self.params = params
-
     def reset(self) -> None:
+        super().reset()
         self._reference: torch.Tensor | None = None  # grey input each output pixel was painted from
         self._output: torch.Tensor | None = None
         self._prev_grey: torch.Tensor | None = None
         self._fade_from: torch.Tensor | None = None
         self._fade_step = 0
         self._since_full_pass = 0
-        self._noise = NoiseThreshold()
-        self.threshold = self.params.threshold
 
     def _full_pass(self, frame: torch.Tensor, stylize: Stylize) -> torch.Tensor:
         self._since_full_pass = 0
@@ -108,11 +100,8 @@ class ReferenceStabilizer:
         now = grey(frame)
         if self._reference is None or self._output is None or self._prev_grey is None:
             return self._repaint_all(frame, now, stylize)
-        if self.params.auto_threshold:
-            self.threshold = self._noise.update(now, self._prev_grey, self.params.threshold)
-        else:
-            self.threshold = self.params.threshold
-        changed = ((now - self._reference).abs() > self.threshold).float()
+        threshold = self._update_threshold(now, self._prev_grey)
+        changed = ((now - self._reference).abs() > threshold).float()
         if self._fade_from is not None or changed.mean().item() > self.params.refresh_fraction:
             return self._repaint_all(frame, now, stylize)
         self._prev_grey = now

@@ -142,8 +142,8 @@ class PerFrame:
         return StepResult(stylize(frame), None, True)
 
 
-class PaperStabilizer:
-    """Xiong, Weber, Hu: O_t = O_{t−1}·B_t + S_t·(1 − B_t), with B_t from the frame difference."""
+class ThresholdStabilizer:
+    """What the modes that threshold a grey difference share: live retuning and the auto T."""
 
     def __init__(self, params: MaskParams) -> None:
         self.params = params
@@ -153,10 +153,22 @@ class PaperStabilizer:
         self.params = params
 
     def reset(self) -> None:
-        self._prev_grey: torch.Tensor | None = None
-        self._prev_output: torch.Tensor | None = None
         self._noise = NoiseThreshold()
         self.threshold = self.params.threshold
+
+    def _update_threshold(self, grey_now: torch.Tensor, grey_prev: torch.Tensor) -> float:
+        floor = self.params.threshold
+        self.threshold = self._noise.update(grey_now, grey_prev, floor) if self.params.auto_threshold else floor
+        return self.threshold
+
+
+class PaperStabilizer(ThresholdStabilizer):
+    """Xiong, Weber, Hu: O_t = O_{t−1}·B_t + S_t·(1 − B_t), with B_t from the frame difference."""
+
+    def reset(self) -> None:
+        super().reset()
+        self._prev_grey: torch.Tensor | None = None
+        self._prev_output: torch.Tensor | None = None
 
     def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult:
         now = grey(frame)
@@ -165,10 +177,8 @@ class PaperStabilizer:
             mask = None
             output = styled
         else:
-            auto = self.params.auto_threshold
-            floor = self.params.threshold
-            self.threshold = self._noise.update(now, self._prev_grey, floor) if auto else floor
-            mask = paper_mask(now, self._prev_grey, replace(self.params, threshold=self.threshold))
+            threshold = self._update_threshold(now, self._prev_grey)
+            mask = paper_mask(now, self._prev_grey, replace(self.params, threshold=threshold))
             output = torch.where(mask.bool(), self._prev_output, styled)
         self._prev_grey, self._prev_output = now, output
         return StepResult(output, mask, True)

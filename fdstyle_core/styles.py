@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import StyleError
+from .paths import user_data_dir
 from .network import TransformerNet, width_from_state_dict
 
 PROJECT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -34,11 +35,7 @@ class Style:
 
 def user_styles_dir() -> Path:
     """Where users drop their own ``.pth`` files (``$FDSTYLE_STYLES`` overrides)."""
-    override = os.environ.get(USER_STYLES_ENV)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "fdstyle" / "styles"
+    return user_data_dir("styles", USER_STYLES_ENV)
 
 
 def _read_manifest(folder: Path) -> dict[str, dict]:
