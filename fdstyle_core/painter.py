@@ -108,6 +108,22 @@ class Painter:
     def has_statistics(self) -> bool:
         return getattr(self, "_stats", None) is not None
 
+    def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
+        """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
+        nh, nw = self._network_size(height, width)
+        sy, sx = nh / height, nw / width
+        y0, y1, x0, x1 = box
+        ny0 = max(0, (int(y0 * sy) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+        nx0 = max(0, (int(x0 * sx) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+        ny1 = min(nh, _round_up(int(y1 * sy + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
+        nx1 = min(nw, _round_up(int(x1 * sx + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
+        return (ny0, ny1, nx0, nx1), (nh, nw)
+
+    def region_cost(self, height: int, width: int, box: Box) -> float:
+        """Network work for painting ``box`` alone, as a share of a full-frame pass."""
+        (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
+        return (ny1 - ny0) * (nx1 - nx0) / (nh * nw)
+
     def region(self, frame: torch.Tensor, box: Box) -> torch.Tensor:
         """Paint only ``box`` of ``frame`` (same size as the last full pass); returns the box's pixels."""
         assert self.has_statistics, "paint a full frame first"
@@ -115,14 +131,8 @@ class Painter:
         def work() -> torch.Tensor:
             height, width = frame.shape[-2:]
             x = self._to_network(frame)
-            nh, nw = x.shape[-2:]
-            sy, sx = nh / height, nw / width
+            (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
             y0, y1, x0, x1 = box
-            # network-pixel window with context, aligned to the network's stride grid
-            ny0 = max(0, (int(y0 * sy) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
-            nx0 = max(0, (int(x0 * sx) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
-            ny1 = min(nh, _round_up(int(y1 * sy + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
-            nx1 = min(nw, _round_up(int(x1 * sx + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
             norms = norm_layers(self.net)
             for norm, stats in zip(norms, self._stats):
                 norm.frozen = stats

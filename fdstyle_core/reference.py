@@ -23,13 +23,13 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .painter import Box
+from .painter import Box, Painter
 from .stabilizer import MaskParams, Stylize, StepResult, ThresholdStabilizer, dilate, grey
 
 SPECK_NEIGHBOURS = 3
-# Paint a region alone only while it is at most this share of the frame; beyond, a full pass
-# costs about the same and refreshes the normalization statistics.
-REGION_MAX_SHARE = 0.4
+# Paint a region alone only while its network window (with context) costs at most this share of
+# a full pass; beyond, a full pass costs about the same and refreshes the normalization statistics.
+REGION_MAX_COST = 0.7
 # Re-measure normalization statistics with a full pass at least this often (frames).
 STATS_REFRESH_FRAMES = 60
 
@@ -114,16 +114,14 @@ class ReferenceStabilizer(ThresholdStabilizer):
         if box is None:
             box = (0, now.shape[-2], 0, now.shape[-1])
         y0, y1, x0, x1 = box
-        share = (y1 - y0) * (x1 - x0) / (now.shape[-2] * now.shape[-1])
-        paint_region = getattr(stylize, "region", None)
         if (
             self.params.skip_work
-            and paint_region is not None
-            and share <= REGION_MAX_SHARE
+            and isinstance(stylize, Painter)  # a plain callable (e.g. eval's cached paint) paints whole frames
+            and stylize.has_statistics
             and self._since_full_pass < STATS_REFRESH_FRAMES
-            and getattr(stylize, "has_statistics", False)
+            and stylize.region_cost(*now.shape[-2:], box) <= REGION_MAX_COST
         ):
-            fresh = paint_region(frame, box)
+            fresh = stylize.region(frame, box)
         else:
             fresh = self._full_pass(frame, stylize)[:, :, y0:y1, x0:x1]
         output = self._output.clone()
