@@ -27,9 +27,9 @@ from .painter import Box, Painter
 from .stabilizer import MaskParams, Stylize, StepResult, ThresholdStabilizer, dilate, grey
 
 SPECK_NEIGHBOURS = 3
-# Paint a region alone only while its network window (with context) costs at most this share of
+# Paint a region alone while its network window (with context) costs at most this share of
 # a full pass; beyond, a full pass costs about the same and refreshes the normalization statistics.
-REGION_MAX_COST = 0.7
+REGION_MAX_COST = 0.9
 # Re-measure normalization statistics with a full pass at least this often (frames).
 STATS_REFRESH_FRAMES = 60
 
