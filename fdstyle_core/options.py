@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
+from .errors import FdstyleError
 from .pipeline import DEFAULT_MODE, MODES, PipelineConfig
 from .stabilizer import MaskParams
 from .styles import default_style
@@ -52,8 +53,6 @@ def add_mode_option(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_size_arg(text: str) -> tuple[int, int]:
-    from .errors import FdstyleError
-
     try:
         return parse_size(text)
     except FdstyleError as exc:
@@ -90,8 +89,6 @@ def mask_params(args: argparse.Namespace) -> MaskParams:
 
 def style_argument(args: argparse.Namespace) -> str:
     """The --style given, or the shipped default style."""
-    from .errors import FdstyleError
-
     if args.style:
         return args.style
     style = default_style()
