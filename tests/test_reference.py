@@ -14,7 +14,7 @@ from fdstyle_core.cli import main
 from fdstyle_core.metrics import background_flicker, motion_change
 from fdstyle_core.painter import Painter
 from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.reference import ReferenceStabilizer
+from fdstyle_core.reference import ReferenceStabilizer, group_boxes
 from fdstyle_core.stabilizer import MaskParams, PaperStabilizer
 from fdstyle_core.styles import load_network
 from tests.conftest import read_clip
@@ -102,21 +102,66 @@ def test_no_motion_means_no_network_call() -> None:
     assert not any(r.stylized for r in results[1:])
 
 
-def test_small_motion_paints_only_its_region(candy: Path, data_dir: Path) -> None:
-    """A talking head's small motion: one region pass, painted as the full frame would be."""
-    first, second = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (192, 192))
+def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tuple[tuple[int, int], float, float]:
+    """A real painter's second step: (network calls, region calls), the share repainted, and the
+    repainted pixels' mean difference from the whole frame painted with the same frozen statistics."""
+    height, width = second.shape[:2]
     painter = Painter(load_network(candy), torch.float32, torch.device("cpu"), processing_height=0)
     stabilizer = ReferenceStabilizer(MaskParams())
     with torch.inference_mode():
         stabilizer.step(as_tensor(first), painter)
         result = stabilizer.step(as_tensor(second), painter)
-        assert (painter.calls, painter.region_calls) == (2, 1)
-        # the whole frame painted with the same frozen statistics: what the region must match
-        whole = painter.region(as_tensor(second), (0, 192, 0, 192))
+        calls = (painter.calls, painter.region_calls)
+        whole = painter.region(as_tensor(second), (0, height, 0, width))
     assert result.mask is not None
     repainted = (result.mask < 0.01).expand_as(whole)
-    assert 0.01 < repainted.float().mean().item() < 0.4
-    assert (result.output - whole)[repainted].abs().mean().item() < 1.0
+    return calls, repainted.float().mean().item(), (result.output - whole)[repainted].abs().mean().item()
+
+
+def test_small_motion_paints_only_its_region(candy: Path, data_dir: Path) -> None:
+    """A talking head's small motion: one region pass, painted as the full frame would be."""
+    first, second = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (192, 192))
+    calls, repainted, error = paint_second_frame(candy, first, second)
+    assert calls == (2, 1)
+    assert 0.01 < repainted < 0.4
+    assert error < 1.0
+
+
+def window_area(box: tuple[int, int, int, int], context: int = 40) -> float:
+    y0, y1, x0, x1 = box
+    return (y1 - y0 + 2 * context) * (x1 - x0 + 2 * context)
+
+
+def test_parts_get_their_own_boxes_where_that_saves_work() -> None:
+    mask = torch.zeros(1, 1, 400, 600)
+    mask[..., 10:30, 10:40] = 1  # top left
+    mask[..., 40:50, 35:45] = 1  # near it: one window is cheaper than two
+    mask[..., 300:340, 20:60] = 1  # bottom left: far below
+    mask[..., 320:380, 500:580] = 1  # bottom right: far beside bottom left
+    assert sorted(group_boxes(mask, window_area)) == [(10, 50, 10, 45), (300, 340, 20, 60), (320, 380, 500, 580)]
+    assert group_boxes(mask, lambda box: 1.0) == [(10, 380, 10, 580)]  # every window a full pass: one box
+    assert group_boxes(torch.zeros(1, 1, 8, 8), window_area) == []
+
+
+def test_overlapping_boxes_are_merged() -> None:
+    """An L around a dot: the dot's box lies inside the L's, so they must become one (no double blend)."""
+    mask = torch.zeros(1, 1, 300, 300)
+    mask[..., 0:200, 0:5] = 1
+    mask[..., 195:200, 0:200] = 1
+    mask[..., 100:103, 100:103] = 1
+    assert group_boxes(mask, window_area) == [(0, 200, 0, 200)]
+
+
+def test_two_distant_motions_paint_two_small_regions(candy: Path, data_dir: Path) -> None:
+    """A face and a hand far apart: two region passes, together as the full frame would paint them."""
+    (first,) = read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (320, 320))
+    second = first.copy()
+    second[20:50, 20:60] = 255 - second[20:50, 20:60]
+    second[260:300, 250:290] = 255 - second[260:300, 250:290]
+    calls, repainted, error = paint_second_frame(candy, first, second)
+    assert calls == (3, 2)
+    assert 0.02 < repainted < 0.1
+    assert error < 1.0
 
 
 @pytest.mark.parametrize("processing_height", [0, 96])
