@@ -7,6 +7,7 @@ with pytorch/examples key names plus a manifest entry saying how it was trained.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -45,6 +46,7 @@ class TrainConfig:
     teacher: Path | None = None
     width: float = 1.0
     steps: int = 20_000
+    max_minutes: float = 0.0  # stop and export after this long (0 = no limit): fits a lent GPU's time
     batch_size: int = 8
     crop: int = 256
     lr: float = 1e-3
@@ -78,6 +80,8 @@ class TrainConfig:
             raise FdstyleError(f"--crop must be a multiple of {SIZE_MULTIPLE} and at least 16")
         if self.steps < 1 or self.batch_size < 1:
             raise FdstyleError("--steps and --batch-size must be at least 1")
+        if self.max_minutes < 0:
+            raise FdstyleError("--max-minutes must be ≥ 0 (0 = no limit)")
         if self.width <= 0 or self.width > 4:
             raise FdstyleError("--width must be in (0, 4] (1 = the original network)")
         if self.precision not in PRECISIONS:
@@ -305,7 +309,8 @@ class Trainer:
         return entry
 
     def fit(self, progress: bool = True) -> TrainResult:
-        """Train to ``config.steps`` (from the checkpoint with ``resume``), then export."""
+        """Train to ``config.steps`` (from the checkpoint with ``resume``) or until
+        ``config.max_minutes`` have passed, then export."""
         c = self.config
         if c.resume:
             self.load_checkpoint()
@@ -314,10 +319,11 @@ class Trainer:
         batches = ContentBatches(self.train_paths, c.crop, c.batch_size, seed)
         last: dict[str, float] = {}
         started, images_at_start = time.perf_counter(), self.images_seen
+        deadline = started + c.max_minutes * 60 if c.max_minutes else math.inf
         desc = f"train {c.output.stem} ({device_label(self.device)})"
         try:
             with tqdm(total=c.steps, initial=start_step, unit="step", desc=desc, file=sys.stderr, disable=not progress or None) as bar:
-                while self.step < c.steps:
+                while self.step < c.steps and time.perf_counter() < deadline:
                     terms = self.train_step(batches.next())
                     bar.update(1)
                     if self.step % c.log_every == 0 or self.step == c.steps:
@@ -337,6 +343,8 @@ class Trainer:
         finally:
             batches.close()
         elapsed = time.perf_counter() - started
+        if self.step < c.steps:
+            print(f"time is up after {c.max_minutes:g} min: exporting step {self.step} of {c.steps}", file=sys.stderr)
         if not (c.checkpoint_every and self.step % c.checkpoint_every == 0):
             self.save_checkpoint()
         if not (c.preview_every and self.step % c.preview_every == 0):

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=float, default=_default("width"), help="channel multiplier: 1 (full), 0.5, 0.25 (slim, for CPUs)")
     parser.add_argument("--teacher", type=Path, help="distill from this style file (the student matches its output)")
     parser.add_argument("--steps", type=int, default=_default("steps"))
+    parser.add_argument(
+        "--max-minutes", type=float, default=_default("max_minutes"), help="stop and export after this long (0 = no limit)"
+    )
     parser.add_argument("--batch-size", type=int, default=_default("batch_size"))
     parser.add_argument("--crop", type=int, default=_default("crop"), help="square training crop side (multiple of 4)")
     parser.add_argument("--lr", type=float, default=_default("lr"), help="Adam learning rate")
@@ -67,6 +70,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         teacher=args.teacher,
         width=args.width,
         steps=args.steps,
+        max_minutes=args.max_minutes,
         batch_size=args.batch_size,
         crop=args.crop,
         lr=args.lr,

@@ -224,6 +224,16 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path: Path, content: Path
         Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, resume=True)).load_checkpoint()
 
 
+def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
+    """A lent GPU's time runs out: the run stops, and the style and its manifest say how far it got."""
+    result = train(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, steps=100_000, max_minutes=0.02), progress=False)
+    assert 1 <= result.step < 100_000
+    assert load_network(result.output) is not None
+    assert json.loads((tmp_path / "models" / "styles.json").read_text())["styles"][0]["steps"] == result.step
+    with pytest.raises(FdstyleError, match="--max-minutes"):
+        _config(tmp_path, content, partial_vgg, style_image=starry, max_minutes=-1)
+
+
 def test_slim_width_trains(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
     trainer = Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, steps=10, lr=0.01))
     batch = _fixed_batch(trainer)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train the styles fdstyle ships: the seven public-domain paintings, then slim variants of the
 # default distilled from it.  Meant for a CUDA machine (~6 min per style at 20k steps on an H200);
-# on a CPU it works but takes days.
+# on a CPU it works but takes days.  On a lent GPU with ~10 usable minutes, MINUTES=1.2
+# SLIM_MINUTES=0.4 trains everything once (~30k images a style); later sessions resume and refine.
 #
 #   tools/train_styles.sh [DATA_DIR]          # DATA_DIR holds content/, styles/, vgg/ (default ../shared/data)
 #
@@ -9,6 +10,8 @@
 #   STYLES="starry_night the_scream"  train only these (default: all seven, then the slim variants)
 #   STEPS=20000  BATCH=8              reference length: 160k images (~2 COCO epochs)
 #   SLIM_STEPS=10000                  distillation steps per slim variant
+#   MINUTES=0  SLIM_MINUTES=0         stop each run after this long and export it (0 = no limit);
+#                                     run again later and each style resumes where it stopped
 #   OUT=models  RUNS=runs             where the styles + manifest, and the checkpoints + previews, go
 #   EXTRA="--tv-weight 2"             more options for every run (e.g. while tuning)
 # A style whose run folder already has a checkpoint is resumed, so an interrupted session continues.
@@ -18,6 +21,8 @@ DATA=${1:-../shared/data}
 STEPS=${STEPS:-20000}
 BATCH=${BATCH:-8}
 SLIM_STEPS=${SLIM_STEPS:-10000}
+MINUTES=${MINUTES:-0}
+SLIM_MINUTES=${SLIM_MINUTES:-0}
 OUT=${OUT:-models}
 RUNS=${RUNS:-runs}
 DEFAULT_STYLE=starry_night
@@ -42,7 +47,7 @@ while IFS='|' read -r name title artist year licence; do
     wanted "$name" || continue
     default=()
     [[ "$name" == "$DEFAULT_STYLE" ]] && default=(--default)
-    train "$name" --style-image "$DATA/styles/$name.jpg" --vgg "$VGG" --steps "$STEPS" \
+    train "$name" --style-image "$DATA/styles/$name.jpg" --vgg "$VGG" --steps "$STEPS" --max-minutes "$MINUTES" \
         --display-name "$title" --title "$title" --artist "$artist" --year "$year" --licence "$licence" "${default[@]}"
 done <<'EOF'
 starry_night|The Starry Night|Vincent van Gogh|1889|public domain
@@ -58,7 +63,7 @@ EOF
 if wanted slim; then
     for variant in 0.5:w50 0.25:w25; do
         width=${variant%:*}
-        train "${DEFAULT_STYLE}_${variant#*:}" --teacher "$OUT/$DEFAULT_STYLE.pth" --width "$width" --steps "$SLIM_STEPS" \
+        train "${DEFAULT_STYLE}_${variant#*:}" --teacher "$OUT/$DEFAULT_STYLE.pth" --width "$width" --steps "$SLIM_STEPS" --max-minutes "$SLIM_MINUTES" \
             --display-name "The Starry Night (fast, width $width)"
     done
 fi
