@@ -73,12 +73,13 @@ class Painter:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return self.net(x.to(self.dtype)).float()[:, :, :h, :w]
 
-    def _timed(self, work) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def _timed(self, work, runs: int = 1):  # type: ignore[no-untyped-def]
+        """``work()``, its time added to ``network_ms`` and its ``runs`` network runs to ``calls``."""
         started = time.perf_counter()
         result = work()
         synchronize(self.device)
         self.network_ms += (time.perf_counter() - started) * 1000
-        self.calls += 1
+        self.calls += runs
         return result
 
     def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
@@ -127,26 +128,29 @@ class Painter:
         (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
         return (ny1 - ny0) * (nx1 - nx0) / (nh * nw)
 
-    def region(self, frame: torch.Tensor, box: Box) -> torch.Tensor:
-        """Paint only ``box`` of ``frame`` (same size as the last full pass); returns the box's pixels."""
+    def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]:
+        """Paint only ``boxes`` of ``frame`` (same size as the last full pass); returns each box's pixels."""
         assert self.has_statistics, "paint a full frame first"
 
-        def work() -> torch.Tensor:
+        def work() -> list[torch.Tensor]:
             height, width = frame.shape[-2:]
-            x = self._to_network(frame)
-            (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
-            y0, y1, x0, x1 = box
+            x = self._to_network(frame)  # shrunk once for all boxes
             norms = norm_layers(self.net)
             for norm, stats in zip(norms, self._stats):
                 norm.frozen = stats
             try:
-                painted = self._run(x[:, :, ny0:ny1, nx0:nx1])
+                return [self._paint_window(x, height, width, box) for box in boxes]
             finally:
                 for norm in norms:
                     norm.frozen = None
-            if (nh, nw) == (height, width):
-                return painted[:, :, y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0].clamp_(0, 255)
-            return _upsample_window(painted, (ny0, nx0), box, (nh / height, nw / width)).clamp_(0, 255)
 
-        self.region_calls += 1
-        return self._timed(work)
+        self.region_calls += len(boxes)
+        return self._timed(work, runs=len(boxes))
+
+    def _paint_window(self, x: torch.Tensor, height: int, width: int, box: Box) -> torch.Tensor:
+        (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
+        y0, y1, x0, x1 = box
+        painted = self._run(x[:, :, ny0:ny1, nx0:nx1])
+        if (nh, nw) == (height, width):
+            return painted[:, :, y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0].clamp_(0, 255)
+        return _upsample_window(painted, (ny0, nx0), box, (nh / height, nw / width)).clamp_(0, 255)

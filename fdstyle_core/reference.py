@@ -89,7 +89,7 @@ def group_boxes(mask: torch.Tensor, cost: Callable[[Box], float]) -> list[Box]:
     small network windows instead of one window spanning them and the still space between.
     Boxes never overlap, so no pixel is blended twice.
     """
-    found = (mask[0, 0] > 0).to(torch.uint8).cpu().numpy()
+    found = (mask.amax(dim=(0, 1)) > 0).to(torch.uint8).cpu().numpy()  # any frame of a batch, any channel
     stats = cv2.connectedComponentsWithStats(found, connectivity=8)[2]
     boxes = [(int(y), int(y + h), int(x), int(x + w)) for x, y, w, h, _ in stats[1:]]
     if len(boxes) > MAX_PARTS:
@@ -115,7 +115,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
         self._output: torch.Tensor | None = None
         self._prev_grey: torch.Tensor | None = None
         self._fade_from: torch.Tensor | None = None
-        self._fade_step = 0
+        self._fade_step = self._fade_frames = 0
         self._since_full_pass = 0
 
     def _full_pass(self, frame: torch.Tensor, stylize: Stylize) -> torch.Tensor:
@@ -125,14 +125,13 @@ class ReferenceStabilizer(ThresholdStabilizer):
     def _repaint_all(self, frame: torch.Tensor, now: torch.Tensor, stylize: Stylize) -> StepResult:
         """Whole-frame refresh; with cross-fade, blend from the old picture over the next frames."""
         fresh = self._full_pass(frame, stylize)
-        frames = self.params.crossfade_frames
-        if self._fade_from is None and frames and self._output is not None:
-            self._fade_from, self._fade_step = self._output, 0
+        if self._fade_from is None and self.params.crossfade_frames and self._output is not None:
+            # The fade keeps the length it started with, even if the setting changes meanwhile.
+            self._fade_from, self._fade_step, self._fade_frames = self._output, 0, self.params.crossfade_frames
         if self._fade_from is not None:
             self._fade_step += 1
-            weight = self._fade_step / frames
-            output = torch.lerp(self._fade_from, fresh, weight)
-            if self._fade_step >= frames:
+            output = torch.lerp(self._fade_from, fresh, self._fade_step / self._fade_frames)
+            if self._fade_step >= self._fade_frames:
                 self._fade_from = None
         else:
             output = fresh
@@ -156,8 +155,8 @@ class ReferenceStabilizer(ThresholdStabilizer):
             return StepResult(self._output, torch.ones_like(now), False)
         output = self._output.clone()
         if self._paints_regions(stylize, now, boxes):
-            for box in boxes:
-                self._blend(output, stylize.region(frame, box), alpha, box)  # type: ignore[attr-defined]
+            for box, fresh in zip(boxes, stylize.regions(frame, boxes)):  # type: ignore[attr-defined]
+                self._blend(output, fresh, alpha, box)
         else:
             fresh = self._full_pass(frame, stylize)
             for box in boxes or [(0, now.shape[-2], 0, now.shape[-1])]:

@@ -81,16 +81,21 @@ def test_global_brightness_step_repaints_the_whole_frame() -> None:
     assert torch.equal(result.output, 255 - as_tensor(brighter))
 
 
-def test_crossfade_blends_into_the_new_picture() -> None:
+@pytest.mark.parametrize("changed_to", [None, 0, 1, 6])
+def test_crossfade_blends_into_the_new_picture(changed_to: int | None) -> None:
+    """A 4-frame fade; the OBS slider may change its length mid-fade: the running fade finishes as begun."""
     scene = texture(96, 72)
     darker = (scene // 2).astype(np.uint8)
-    stabilizer = ReferenceStabilizer(MaskParams(crossfade_frames=3))
+    stabilizer = ReferenceStabilizer(MaskParams(crossfade_frames=4))
     paint = CountingPaint()
     old = run(stabilizer, [scene], paint)[-1]
-    outputs = run(stabilizer, [darker] * 4, paint)
+    outputs = run(stabilizer, [darker] * 2, paint)
+    if changed_to is not None:
+        stabilizer.retune(MaskParams(crossfade_frames=changed_to))
+    outputs += run(stabilizer, [darker] * 3, paint)
     new = 255 - as_tensor(darker)
     weights = [((o - old) / (new - old + 1e-6))[(new - old).abs() > 30].mean().item() for o in outputs]
-    assert weights == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0], abs=0.02)
+    assert weights == pytest.approx([1 / 4, 2 / 4, 3 / 4, 1.0, 1.0], abs=0.02)
 
 
 def test_no_motion_means_no_network_call() -> None:
@@ -112,7 +117,7 @@ def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tu
         stabilizer.step(as_tensor(first), painter)
         result = stabilizer.step(as_tensor(second), painter)
         calls = (painter.calls, painter.region_calls)
-        whole = painter.region(as_tensor(second), (0, height, 0, width))
+        (whole,) = painter.regions(as_tensor(second), [(0, height, 0, width)])
     assert result.mask is not None
     repainted = (result.mask < 0.01).expand_as(whole)
     return calls, repainted.float().mean().item(), (result.output - whole)[repainted].abs().mean().item()
@@ -173,7 +178,7 @@ def test_region_with_frozen_statistics_matches_full_frame(
     box = (100, 160, 90, 170)
     with torch.inference_mode():
         full = painter(frame)
-        region = painter.region(frame, box)
+        (region,) = painter.regions(frame, [box])
     expected = full[:, :, box[0] : box[1], box[2] : box[3]]
     assert region.shape == expected.shape
     assert (region - expected).abs().mean().item() < 1.0  # stated tolerance: 1 grey level on average
