@@ -7,6 +7,7 @@ new configuration.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import time
 from dataclasses import dataclass, field, replace
@@ -69,7 +70,7 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
         raise FdstyleError(f"unsupported frame shape {frame.shape}: expected H×W, H×W×3 or H×W×4")
     if frame.shape[2] == 1:
         frame = np.repeat(frame, 3, axis=2)
-    return frame
+    return np.ascontiguousarray(frame)  # views such as bgr[..., ::-1] cannot become tensors
 
 
 def _calibration_image(device: torch.device) -> torch.Tensor:
@@ -102,13 +103,13 @@ class Pipeline:
         device = resolve_device(config.device)
         style_path = resolve_style(config.style)
         new_style = old is None or style_path != self.style_path
-        net = load_network(style_path) if new_style else self._net
-        assert net is not None
         moved = new_style or device != self.device or old is None or config.precision != old.precision
         if moved:
+            # A copy: the running network stays untouched if the device or fp16 check fails.
+            net = load_network(style_path) if new_style else copy.deepcopy(self._net)
             net = net.to(device=device, dtype=torch.float32)
-            self.dtype = self._choose_dtype(net, device, config.precision)
-            self._net = net.to(dtype=self.dtype)
+            dtype = self._choose_dtype(net, device, config.precision)
+            self._net, self.dtype = net.to(dtype=dtype), dtype
         restart = (
             old is None
             or new_style
@@ -168,7 +169,7 @@ class Pipeline:
             result = self._stabilizer.step(x, self.painter)
             synchronize(self.device)
             t2 = time.perf_counter()
-            out = result.output.round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
+            out = result.output.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
         t3 = time.perf_counter()
         self.last_result = result
         network = self.painter.network_ms

@@ -103,9 +103,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise StyleError(f"style file not found: {path}")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StyleError(f"cannot read style file {path.name}: {first_line[:200]}") from None
+    except Exception:  # torch raises many types, with advice to load unsafely, for corrupt or unsafe files
+        raise StyleError(
+            f"cannot read style file {path.name}: not a PyTorch .pth of tensors (damaged, another format, "
+            "or holding Python objects, which are refused because loading them could run code)"
+        ) from None
     if isinstance(raw, dict) and "state_dict" in raw and isinstance(raw["state_dict"], dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict) or not all(

@@ -70,3 +70,21 @@ def test_bad_style_keeps_the_last_good_one_running(candy: Path, tmp_path: Path) 
         pipeline.configure(PipelineConfig(style=str(bad), mode="perframe"))
     assert pipeline.style_path == candy
     assert np.array_equal(pipeline.process(frame), before)
+
+
+def test_a_device_that_fails_to_start_leaves_the_running_network_alone(
+    candy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU that fails during set-up (here: the fp16 check) must not take the running network with it."""
+    pipeline = Pipeline(PipelineConfig(style=str(candy), mode="perframe", device="cpu"))
+    frame = np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    before = pipeline.process(frame)
+
+    def broken_gpu(net: torch.nn.Module, device: torch.device, precision: str) -> torch.dtype:
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr("fdstyle_core.pipeline.resolve_device", lambda name: torch.device("meta"))
+    monkeypatch.setattr(Pipeline, "_choose_dtype", staticmethod(broken_gpu))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        pipeline.configure(PipelineConfig(style=str(candy), mode="perframe", device="cuda"))
+    assert np.array_equal(pipeline.process(frame), before)
