@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from .devices import available_devices
 from .errors import FdstyleError
 from .pipeline import Pipeline, PipelineConfig
 
@@ -104,12 +105,13 @@ class Worker:
     # -- control (any thread) ------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._status = replace(self._status, running=True)
-        self._thread = threading.Thread(target=self._run, name=WORKER_THREAD, daemon=True)
-        self._thread.start()
+        with self._lock:
+            if self._thread is not None:
+                return  # running, or a stop that timed out: never two threads on one pipeline
+            self._stop.clear()
+            self._status = replace(self._status, running=True)
+            self._thread = threading.Thread(target=self._run, name=WORKER_THREAD, daemon=True)
+            self._thread.start()
 
     def configure(self, config: WorkerConfig) -> None:
         """Hand over new settings; the thread applies them before its next frame."""
@@ -129,12 +131,12 @@ class Worker:
         self._stop.set()
         self._wake.set()
         thread.join(timeout)
-        alive = thread.is_alive()
-        if alive:
+        if thread.is_alive():
             log.error("worker did not stop within %.0f s", timeout)
+            return False
         self._thread = None
         self._set_status(running=False)
-        return not alive
+        return True
 
     @property
     def status(self) -> WorkerStatus:
@@ -158,6 +160,7 @@ class Worker:
 
     def _apply(self, config: WorkerConfig) -> None:
         """Build or reconfigure the pipeline; on failure the last good one keeps running."""
+        self._last_input = None  # a still picture must show the new settings too
         try:
             if self._pipeline is None:
                 self._pipeline = self._factory(config.pipeline)
@@ -172,7 +175,7 @@ class Worker:
             kept = " (the previous style keeps running)" if self._pipeline is not None else ""
             self._set_status(problem=f"{exc}{kept}")
         except Exception as exc:
-            if config.pipeline.device == "cpu":
+            if config.pipeline.device == "cpu" or available_devices() == ["cpu"]:
                 log.exception("cannot start the pipeline")
                 self._set_status(problem=f"cannot start: {exc}")
                 return

@@ -128,9 +128,14 @@ def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig)
     worker = run(Worker(lambda: frame, sink, config))
     try:
         time.sleep(0.5)
+        assert sink.count() == 1, "an unchanged picture is processed once"
+        worker.configure(replace(config, enabled=False))  # e.g. an OBS image source, then a setting changes
+        wait_until(lambda: sink.count() == 2)
+        time.sleep(0.3)
     finally:
         worker.stop()
-    assert sink.count() == 1, "an unchanged picture is processed once"
+    assert sink.count() == 2, "a new setting shows on the still picture, once"
+    assert np.array_equal(sink.frames[-1], frame)
 
 
 class GpuThatFails(Pipeline):
