@@ -203,7 +203,12 @@ def print_table(name: str, scores: dict[str, dict]) -> None:
     width = max(10, *(len(m) + 1 for m in scores))
     print(f"{'method':<{width}}" + "".join(f"{title:>10}" for _, title, _ in COLUMNS))
     for method, row in scores.items():
-        print(f"{method:<{width}}" + "".join(f"{fmt.format(row[key]):>10}" for key, _, fmt in COLUMNS))
+        print(f"{method:<{width}}" + "".join(f"{_cell(row[key], fmt):>10}" for key, _, fmt in COLUMNS))
+
+
+def _cell(value: float, fmt: str) -> str:
+    """A score, or "–" where it does not apply (e.g. no seam in a method without a mask)."""
+    return "–" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
 
 
 _FIELD_TYPES = {f.name: type(getattr(MaskParams(), f.name)) for f in fields(MaskParams)}

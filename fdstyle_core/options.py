@@ -22,7 +22,11 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     parser.add_argument("--style", required=style_required, help=style_help)
     parser.add_argument(
         "--threshold", type=parse_threshold, default=_DEFAULTS.threshold,
-        help="T in grey levels 0–255, or 'auto' to estimate it from the camera's noise",
+        help=f"T in grey levels 0–255 (default {_DEFAULTS.threshold:g}); 'auto' = --auto-threshold at the default T",
+    )
+    parser.add_argument(
+        "--auto-threshold", action="store_true",
+        help="raise T above --threshold when the camera is noisy (4σ of its frame-difference noise, at most 40)",
     )
     parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
     parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help="odd square side")
@@ -45,7 +49,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     parser.add_argument("--processing-height", type=int, default=0, help="stylize at this height (0 = frame size)")
     parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
+    parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")
 
 
 def add_mode_option(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +63,16 @@ def parse_size_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got '{text}'")
+    return value
+
+
 def parse_threshold(text: str) -> float | str:
     if text.strip().lower() == "auto":
         return "auto"
@@ -70,14 +84,14 @@ def parse_threshold(text: str) -> float | str:
 
 def mask_params(args: argparse.Namespace) -> MaskParams:
     """MaskParams from the options; commands that do not offer an option get its default."""
-    auto = args.threshold == "auto"
+    auto = args.threshold == "auto" or getattr(args, "auto_threshold", False)
     extra = {
         name: getattr(args, name)
         for name in ("feather", "refresh_fraction", "crossfade_frames", "skip_work")
         if hasattr(args, name)
     }
     return MaskParams(
-        threshold=_DEFAULTS.threshold if auto else args.threshold,
+        threshold=_DEFAULTS.threshold if args.threshold == "auto" else args.threshold,
         auto_threshold=auto,
         dilate_iters=args.dilate_iters,
         dilate_kernel=args.dilate_kernel,

@@ -10,6 +10,7 @@ OpenCV computation bit for bit.  Kernels are square with odd sides so the anchor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
@@ -48,8 +49,8 @@ class MaskParams:
         for name in ("dilate_iters", "erode_iters"):
             if getattr(self, name) < 0:
                 raise FdstyleError(f"{name.replace('_', ' ')} must be ≥ 0, got {getattr(self, name)}")
-        if self.threshold < 0:
-            raise FdstyleError(f"threshold must be ≥ 0 grey levels, got {self.threshold}")
+        if not 0 <= self.threshold < math.inf:  # also refuses nan
+            raise FdstyleError(f"threshold must be a number ≥ 0 grey levels, got {self.threshold}")
         if self.feather < 0 or self.crossfade_frames < 0:
             raise FdstyleError("feather and cross-fade frames must be ≥ 0")
         if not 0 < self.refresh_fraction <= 1:

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
                     break
                 frame = prepare_frame(raw, args)
                 out = pipeline.process(frame)
-                sink.write(np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out)
+                picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
+                sink.write(picture)
                 if mask_sink is not None:
                     mask = pipeline.mask_image()
                     mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         source.close()
     elapsed = time.perf_counter() - started
-    height, width = frame.shape[:2]
+    height, width = picture.shape[:2]
     print(
         f"wrote {args.output}: {sink.count} frames {width}x{height} in {elapsed:.1f} s "
         f"({sink.count / elapsed:.2f} fps, {args.mode}, {pipeline.description})"

@@ -56,6 +56,11 @@ def read_image(path: Path) -> np.ndarray:
     return _rgb(image)
 
 
+def natural_key(path: Path) -> list[int | str]:
+    """Sort key that puts frame2 before frame10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
 @dataclass
 class ImageFolder:
     """A folder of frames, read in natural name order (CDnet's ``in000001.jpg`` …)."""
@@ -65,7 +70,7 @@ class ImageFolder:
 
     @classmethod
     def open(cls, folder: Path) -> "ImageFolder":
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
         if not paths:
             raise FdstyleError(f"no image frames in folder {folder}")
         return cls(paths)
@@ -204,6 +209,8 @@ class FrameSink:
         parent = self.path.parent
         if not parent.exists():
             raise FdstyleError(f"output folder does not exist: {parent}")
+        if self._kind == "folder" and self.path.exists():
+            raise FdstyleError(f"output folder already exists: {self.path}")  # before the work, not after
         suffix = self.path.suffix if self._kind != "folder" else ""
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{suffix}", dir=parent)
         os.close(fd)
@@ -238,6 +245,7 @@ class FrameSink:
             self.discard()
             raise FdstyleError("no frames were produced")
         if self._kind == "folder" and self.path.exists():
+            self.discard()
             raise FdstyleError(f"output folder already exists: {self.path}")
         umask = os.umask(0)
         os.umask(umask)

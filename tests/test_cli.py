@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdstyle_core.video_io import open_source
 from tests.conftest import REPO
 
 
@@ -113,7 +114,32 @@ def test_camera_that_cannot_open(tmp_path: Path, candy: Path) -> None:
 def test_bad_resize(tmp_path: Path, candy: Path, data_dir: Path, size: str) -> None:
     result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png",
                  "--style", candy, "--resize", size)
-    assert result.returncode == 2 and "bad size" in result.stderr
+    assert_one_line_error(result, "bad size")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "fragment"),
+    [("--threshold", "abc", "threshold must be a number"), ("--threshold", "nan", "threshold must be a number ≥ 0"),
+     ("--max-frames", "-1", "whole number ≥ 0"), ("--mode", "magic", "invalid choice")],
+)
+def test_bad_options_give_one_line(tmp_path: Path, candy: Path, data_dir: Path, option: str, value: str, fragment: str) -> None:
+    result = cli("stylize", data_dir / "models/reference/amber.jpg", "-o", tmp_path / "o.png", "--style", candy, option, value)
+    assert_one_line_error(result, fragment)
+    assert not list(tmp_path.iterdir())
+
+
+def test_existing_output_folder_is_refused_before_any_work(tmp_path: Path, candy: Path, data_dir: Path) -> None:
+    (tmp_path / "out").mkdir()
+    result = cli("stylize", data_dir / "videos/cdnet_office/input", "-o", tmp_path / "out", "--style", candy)
+    assert_one_line_error(result, "output folder already exists")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no partial output left behind"
+
+
+def test_frame_folders_are_read_in_natural_order(tmp_path: Path) -> None:
+    for index in (10, 2, 1):
+        cv2.imwrite(str(tmp_path / f"frame{index}.png"), np.full((4, 4, 3), index, np.uint8))
+    frames = list(open_source(str(tmp_path)).frames())
+    assert [int(f[0, 0, 0]) for f in frames] == [1, 2, 10]
 
 
 def test_grey_and_one_pixel_images_work(tmp_path: Path, candy: Path) -> None:
