@@ -166,6 +166,7 @@ class Session:
 
 _session: Session | None = None
 _log_handler: logging.Handler | None = None
+_previous_switch_interval = sys.getswitchinterval()
 
 
 def _remote(request_type: str, request: dict) -> dict:
@@ -301,13 +302,14 @@ def script_properties() -> Any:
 
 
 def script_load(settings: Any) -> None:
-    global _session, _log_handler
+    global _session, _log_handler, _previous_switch_interval
     if IMPORT_ERROR:
         obs.script_log(obs.LOG_ERROR, IMPORT_ERROR)
         return
     _log_handler = libobs.BlogHandler()
     log.addHandler(_log_handler)
     log.setLevel(logging.INFO)
+    _previous_switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
     if not libobs.register_vendor():
@@ -331,6 +333,7 @@ def script_unload() -> None:
     if _session is not None:
         _session.close()
         _session = None
+    sys.setswitchinterval(_previous_switch_interval)  # OBS's other Python scripts get theirs back
     log.info("unloaded")
     if _log_handler is not None:
         log.removeHandler(_log_handler)
