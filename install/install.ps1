@@ -13,14 +13,20 @@ param(
 $ErrorActionPreference = "Stop"
 $Repo = Split-Path -Parent $PSScriptRoot
 
-# Highest Python each OBS release can load.
+# Highest Python each OBS release can load.  OBS's installer records its version as DisplayVersion
+# of its uninstall entry (its own "Software\OBS Studio" key holds the install folder, not a version).
 function Get-ObsPythonVersion {
-    $obs = Get-ItemProperty "HKLM:\SOFTWARE\OBS Studio" -ErrorAction SilentlyContinue
-    if (-not $obs) { return "3.12" }
-    $version = [version](($obs."(default)" -split "-")[0])
+    $entry = Get-ItemProperty "HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\OBS Studio" -ErrorAction SilentlyContinue
+    try { $version = [version](($entry.DisplayVersion -split "-")[0]) } catch { return "3.12" }  # unknown: assume current OBS
     if ($version -lt [version]"29.1") { return "3.10" }
     if ($version -lt [version]"30.1") { return "3.11" }
     return "3.12"
+}
+
+# True when an NVIDIA driver answers (then the CUDA build of torch is worth its size).
+function Test-NvidiaGpu {
+    if (-not (Get-Command nvidia-smi -ErrorAction SilentlyContinue)) { return $false }
+    try { & nvidia-smi *> $null; return $LASTEXITCODE -eq 0 } catch { return $false }
 }
 
 if (-not $Python) {
@@ -33,7 +39,7 @@ $prefix = (& $Python -c "import sys; print(sys.base_prefix)").Trim()
 
 if ($Torch) {
     $torchArgs = @($Torch)
-} elseif ((Get-Command nvidia-smi -ErrorAction SilentlyContinue) -and (& nvidia-smi 2>$null; $LASTEXITCODE -eq 0)) {
+} elseif (Test-NvidiaGpu) {
     $torchArgs = @("torch", "--index-url", "https://download.pytorch.org/whl/cu124", "--extra-index-url", "https://pypi.org/simple")
 } else {
     $torchArgs = @("torch")  # the default Windows wheels are CPU-only

@@ -83,7 +83,9 @@ linux() {
     fi
     local python="${PYTHON:-$(command -v "python$version" || true)}"
     [ -n "$python" ] || die "OBS uses Python $version but python$version is not installed (e.g. apt install python$version python$version-venv)"
-    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sys; assert sys.version.startswith('$version.')" 2>/dev/null; then
+    # A venv whose creation failed half-way (no python3.X-venv: no pip in it) is made again, not "updated".
+    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sys; assert sys.version.startswith('$version.')" 2>/dev/null \
+        || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
         echo "Creating the environment for OBS's Python $version in $VENV"
         rm -rf "$VENV"
         mkdir -p "$(dirname "$VENV")"
