@@ -3,7 +3,8 @@
 Load it in Tools > Scripts, pick the camera and a style, and add the "fdstyle output" source to
 a scene.  This file stays thin: it finds its packages, builds the properties, and connects OBS's
 settings to the worker thread (fdstyle_core.worker) and the ctypes frame path (fdstyle_obs.libobs).
-Only the UI thread runs code here, except :func:`_remote`, which obs-websocket calls on its thread.
+Only the UI thread runs code here, except :func:`_remote`, which obs-websocket calls on its thread
+(so applying settings is serialized by a lock).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class Session:
         self.writer = libobs.OutputWriter()
         self.worker = Worker(self.reader, self.writer)
         self.settings_problem = ""
+        self._apply_lock = threading.Lock()  # the websocket thread (:func:`_remote`) races the UI thread
         self.worker.start()
 
     def values(self) -> dict[str, Any]:
@@ -118,7 +120,13 @@ class Session:
         }
         return {key: getters[kind](self.settings, key) for key, kind in fsettings.KEY_TYPES.items()}
 
-    def write(self, changes: dict[str, Any]) -> None:
+    def change(self, changes: dict[str, Any]) -> str:
+        """Store ``changes`` in the script's settings and apply them as one step; returns the problem, if any."""
+        with self._apply_lock:
+            self._write(changes)
+            return self._apply()
+
+    def _write(self, changes: dict[str, Any]) -> None:
         setters = {
             str: obs.obs_data_set_string,
             int: obs.obs_data_set_int,
@@ -128,8 +136,12 @@ class Session:
         for key, value in changes.items():
             setters[fsettings.KEY_TYPES[key]](self.settings, key, value)
 
-    def apply(self) -> None:
-        """Hand the current settings to the worker; a bad value is reported, the last good kept."""
+    def apply(self) -> str:
+        """Hand the current settings to the worker; a bad value is reported (and returned), the last good kept."""
+        with self._apply_lock:
+            return self._apply()
+
+    def _apply(self) -> str:
         values = self.values()
         self.reader.retarget(values["camera_source"])
         try:
@@ -137,9 +149,10 @@ class Session:
         except FdstyleError as exc:
             self.settings_problem = str(exc)
             log.warning("settings not applied: %s", exc)
-            return
+            return self.settings_problem
         self.settings_problem = ""
         self.worker.configure(config)
+        return ""
 
     def status(self) -> dict[str, Any]:
         status = self.worker.status
@@ -186,9 +199,8 @@ def _remote(request_type: str, request: dict) -> dict:
         changes = fsettings.parse_changes(request)
     except FdstyleError as exc:
         return {"ok": False, "error": str(exc)}
-    session.write(changes)
-    session.apply()
-    return {"ok": not session.settings_problem, "error": session.settings_problem}
+    problem = session.change(changes)
+    return {"ok": not problem, "error": problem}
 
 
 # -- OBS script API -----------------------------------------------------------------------

@@ -204,7 +204,9 @@ class Worker:
         while not self._stop.is_set():
             pending = self._take_pending()
             if pending is not None:
-                self._apply(pending)
+                self._apply(pending)  # may be slow (a GPU starting): stop may have come meanwhile
+                if self._stop.is_set():
+                    break
             config = self._config
             if config is None:
                 self._wake.wait(IDLE_S * 5)

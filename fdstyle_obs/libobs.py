@@ -291,8 +291,10 @@ class SourceReader:
     """Reads the newest picture of a named source as H×W×4 RGBA, one frame behind (no GPU stall).
 
     Called from the worker thread only, except :meth:`retarget` (any thread) and :meth:`close`
-    (after the worker has stopped).  Holds one strong reference and one "showing" count on the
-    source while reading, so a camera set to deactivate when hidden keeps delivering frames.
+    (on unload; it waits for a read in progress, and later reads return nothing, so a worker that
+    did not stop in time cannot take a new reference on the camera).  Holds one strong reference
+    and one "showing" count on the source while reading, so a camera set to deactivate when
+    hidden keeps delivering frames.
     """
 
     def __init__(self, name: str = "") -> None:
@@ -308,6 +310,8 @@ class SourceReader:
         self._staged = [False, False]
         self._index = 0
         self._clear_color = (c_float * 8)()  # gs_clear reads a 16-byte aligned vec4
+        self._use_lock = threading.Lock()
+        self._closed = False
         self.problem = ""
 
     def retarget(self, name: str) -> None:
@@ -315,6 +319,10 @@ class SourceReader:
             self._wanted = name
 
     def __call__(self) -> np.ndarray | None:
+        with self._use_lock:
+            return None if self._closed else self._read()
+
+    def _read(self) -> np.ndarray | None:
         with self._wanted_lock:
             wanted = self._wanted
         if wanted != self._name:
@@ -413,15 +421,17 @@ class SourceReader:
         self._size = (0, 0)
 
     def close(self) -> None:
-        """Release the source and the graphics objects; call after the worker thread has stopped."""
-        self._drop_source()
-        self._name = ""
-        if self._texrender or any(self._stages):
-            self._lib.obs_enter_graphics()
-            try:
-                self._destroy_graphics()
-            finally:
-                self._lib.obs_leave_graphics()
+        """Release the source and the graphics objects for good."""
+        with self._use_lock:
+            self._closed = True
+            self._drop_source()
+            self._name = ""
+            if self._texrender or any(self._stages):
+                self._lib.obs_enter_graphics()
+                try:
+                    self._destroy_graphics()
+                finally:
+                    self._lib.obs_leave_graphics()
 
 
 # -- obs-websocket vendor requests ---------------------------------------------------------
