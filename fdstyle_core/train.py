@@ -229,7 +229,8 @@ class Trainer:
                 raise FdstyleError(f"{path} holds a width {state['width']} network; this run asks for {self.config.width}")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-            self.scaler.load_state_dict(state["scaler"])
+            if state["scaler"] and self.scaler.is_enabled():  # empty when saved by an fp32/bf16 run
+                self.scaler.load_state_dict(state["scaler"])
             self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
         except FdstyleError:
             raise

@@ -224,6 +224,16 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path: Path, content: Path
         Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, resume=True)).load_checkpoint()
 
 
+def test_resume_with_loss_scaling_from_a_run_without_it(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
+    """A bf16 (or fp32) run continued where only fp16 is available: the loss scaler starts fresh."""
+    slim = dict(style_image=starry, width=0.25)
+    train(_config(tmp_path, content, partial_vgg, **slim, steps=2), progress=False)
+    resumed = Trainer(_config(tmp_path, content, partial_vgg, **slim, steps=3, resume=True))
+    resumed.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    resumed.load_checkpoint()
+    assert resumed.step == 2
+
+
 def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
     """A lent GPU's time runs out: the run stops, and the style and its manifest say how far it got."""
     result = train(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, steps=100_000, max_minutes=0.02), progress=False)
