@@ -3,8 +3,8 @@
 Load it in Tools > Scripts, pick the camera and a style, and add the "fdstyle output" source to
 a scene.  This file stays thin: it finds its packages, builds the properties, and connects OBS's
 settings to the worker thread (fdstyle_core.worker) and the ctypes frame path (fdstyle_obs.libobs).
-Only the UI thread runs code here, except :func:`_remote`, which obs-websocket calls on its thread
-(so applying settings is serialized by a lock).
+Only the UI thread runs code here: obs-websocket requests reach :func:`_remote` through
+``fdstyle_obs.libobs.on_ui_thread``, because the script's settings belong to that thread.
 """
 
 from __future__ import annotations
@@ -108,7 +108,6 @@ class Session:
         self.writer = libobs.OutputWriter()
         self.worker = Worker(self.reader, self.writer)
         self.settings_problem = ""
-        self._apply_lock = threading.Lock()  # the websocket thread (:func:`_remote`) races the UI thread
         self.worker.start()
 
     def values(self) -> dict[str, Any]:
@@ -121,10 +120,9 @@ class Session:
         return {key: getters[kind](self.settings, key) for key, kind in fsettings.KEY_TYPES.items()}
 
     def change(self, changes: dict[str, Any]) -> str:
-        """Store ``changes`` in the script's settings and apply them as one step; returns the problem, if any."""
-        with self._apply_lock:
-            self._write(changes)
-            return self._apply()
+        """Store ``changes`` in the script's settings and apply them; returns the problem, if any."""
+        self._write(changes)
+        return self.apply()
 
     def _write(self, changes: dict[str, Any]) -> None:
         setters = {
@@ -138,10 +136,6 @@ class Session:
 
     def apply(self) -> str:
         """Hand the current settings to the worker; a bad value is reported (and returned), the last good kept."""
-        with self._apply_lock:
-            return self._apply()
-
-    def _apply(self) -> str:
         values = self.values()
         self.reader.retarget(values["camera_source"])
         try:
@@ -169,6 +163,7 @@ class Session:
             "notice": status.notice,
             "worker_alive": self.worker.is_alive,
             "worker_threads": sum(t.name == WORKER_THREAD for t in threading.enumerate()),
+            "on_ui_thread": threading.current_thread() is threading.main_thread(),  # OBS's UI thread runs Python's main
         }
 
     def close(self) -> None:

@@ -43,6 +43,7 @@ GS_ZS_NONE = 0
 GS_CLEAR_COLOR = 1
 GS_BLEND_ONE = 1
 GS_BLEND_ZERO = 0
+OBS_TASK_UI = 0  # enum obs_task_type
 LOG_LEVELS = {logging.ERROR: 100, logging.WARNING: 200, logging.INFO: 300, logging.DEBUG: 400}
 # How often a missing camera source is looked up again (the lookup takes libobs' sources lock).
 LOOKUP_INTERVAL_S = 1.0
@@ -51,6 +52,7 @@ _GetName = ctypes.CFUNCTYPE(c_void_p, c_void_p)
 _Create = ctypes.CFUNCTYPE(c_void_p, c_void_p, c_void_p)
 _Destroy = ctypes.CFUNCTYPE(None, c_void_p)
 _VendorCallback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
+_Task = ctypes.CFUNCTYPE(None, c_void_p)  # obs_task_t
 
 # Fields of ``struct obs_source_info`` after ``destroy`` up to ``icon_type``; all are pointers.
 _INFO_POINTER_FIELDS = (
@@ -146,6 +148,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "obs_data_create_from_json": (c_void_p, [c_char_p]),
     "obs_data_apply": (None, [c_void_p, c_void_p]),
     "obs_data_release": (None, [c_void_p]),
+    "obs_queue_task": (None, [c_int, _Task, c_void_p, c_bool]),
     "blog": (None, [c_int, c_char_p]),  # variadic: the message goes in as one extra "%s" argument
 }
 
@@ -474,15 +477,43 @@ def _free_calldata(cd: CallData) -> None:
         lib().bfree(cd.stack)
 
 
+def on_ui_thread(work: Callable[[], dict]) -> dict:
+    """Run ``work`` on OBS's UI thread and wait for its answer.
+
+    The script's settings (an ``obs_data_t``, which has no lock) and its state belong to the UI
+    thread, where OBS's Scripts window edits them; obs-websocket itself hands work to that thread
+    this way.  The calling thread waits inside ctypes, so the GIL is free for the UI thread.
+    """
+    answers: list[dict] = []
+    failures: list[BaseException] = []
+
+    def task(_param: int | None) -> None:
+        try:
+            answers.append(work())
+        except BaseException as exc:  # raised again on the calling thread
+            failures.append(exc)
+
+    lib().obs_queue_task(OBS_TASK_UI, _Task(task), None, True)
+    if failures:
+        raise failures[0]
+    if not answers:
+        raise RuntimeError("OBS has no UI thread to run the request on")
+    return answers[0]
+
+
 def _on_vendor_request(request_data: int | None, response_data: int | None, priv_data: int | None) -> None:
-    """Runs on an obs-websocket thread; hands the request to the loaded script, if any."""
+    """Runs on an obs-websocket thread; hands the request to the loaded script on the UI thread."""
     state = registry()
     request_type = VENDOR_REQUESTS[priv_data or 0].decode()
     raw = state.lib.obs_data_get_json(request_data) if request_data else None
-    handler = state.remote_handler
     try:
         request = json.loads(raw.decode("utf-8")) if raw else {}
-        response = handler(request_type, request) if handler else {"ok": False, "error": "the fdstyle script is not loaded"}
+
+        def answer() -> dict:
+            handler = state.remote_handler  # read on the UI thread, where the script loads and unloads
+            return handler(request_type, request) if handler else {"ok": False, "error": "the fdstyle script is not loaded"}
+
+        response = on_ui_thread(answer)
     except Exception as exc:  # a remote request must never take OBS down
         logging.getLogger("fdstyle").exception("remote request %s failed", request_type)
         response = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
