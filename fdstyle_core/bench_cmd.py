@@ -69,7 +69,7 @@ def synthetic_frames(width: int, height: int, count: int) -> list[np.ndarray]:
 def clip_frames(spec: str, width: int, height: int, count: int) -> list[np.ndarray]:
     """The clip's first ``count`` frames, resized to width×height (area averaging when shrinking)."""
     source = open_source(spec)
-    frames = []
+    frames: list[np.ndarray] = []
     try:
         for frame in source.frames():
             if len(frames) == count:

@@ -191,6 +191,7 @@ def _sweep_counts(mode: str, scored: Scored, params: MaskParams) -> Counts:
     if mode != "paper":
         return scored.score_mode(mode, params)[0]
     counts = Counts()
+    assert scored.truth is not None
     counts.add(paper_foreground(scored.pair_differences(), params), scored.truth, scored.clip.roi)
     return counts
 
@@ -239,9 +240,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_subtractors:
             for kind in SUBTRACTORS:
                 rows.append(_row(scored.name, kind, "OpenCV defaults", scored.score_subtractor(kind).summary()))
-    counts = ", ".join(f"{c.name} {len(c.indices)}" for c in clips)
+    scored_frames = ", ".join(f"{c.name} {len(c.indices)}" for c in clips)
     noise = f"; noise σ={args.add_noise:g}" if args.add_noise else ""
-    _print_table(rows, f"mask accuracy (CDnet rules; frames scored: {counts}; stride {args.stride}{noise})")
+    _print_table(rows, f"mask accuracy (CDnet rules; frames scored: {scored_frames}; stride {args.stride}{noise})")
     report: dict = {"frames": {c.name: c.indices for c in clips}, "noise_sigma": args.add_noise, "results": rows}
     if args.sweep:
         report["sweep"] = {mode: _sweep(mode, clips, args) for mode in sweep_modes}

@@ -5,6 +5,7 @@ They take plain numpy frames so that any method's output can be scored the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -51,7 +52,7 @@ def mean_change(prev_out: np.ndarray, cur_out: np.ndarray, where: np.ndarray) ->
     return float(diff[where].mean())
 
 
-def _mean_of(values: list[float | None]) -> float:
+def _mean_of(values: Sequence[float | None]) -> float:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else float("nan")
 
@@ -180,10 +181,11 @@ def ghosting(
     was_fg = np.where(foreground[0], 0, -1)
     total = count = stale = 0.0
     for t in range(1, len(outputs)):
-        if kept[t] is None:
+        mask = kept[t]
+        if mask is None:
             updated[:] = t
         else:
-            updated[~kept[t]] = t
+            updated[~mask] = t
         where = uncovered(foreground, t, recent)
         n = int(where.sum())
         if n:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ class Pipeline:
         moved = new_style or device != self.device or old is None or config.precision != old.precision
         if moved:
             # A copy: the running network stays untouched if the device or fp16 check fails.
-            net = load_network(style_path) if new_style else copy.deepcopy(self._net)
+            net = load_network(style_path) if new_style or self._net is None else copy.deepcopy(self._net)
             net = net.to(device=device, dtype=torch.float32)
             dtype = self._choose_dtype(net, device, config.precision)
             self._net, self.dtype = net.to(dtype=dtype), dtype
@@ -118,8 +118,9 @@ class Pipeline:
             or config.processing_height != old.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
+        assert self._net is not None
         self.painter = Painter(self._net, self.dtype, device, config.processing_height)
-        if restart:
+        if restart or old is None:
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self.reset()
         elif config.mask != old.mask:

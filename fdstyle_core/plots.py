@@ -95,9 +95,10 @@ def _worst_seam(outputs: list[np.ndarray], kept: list[np.ndarray | None]) -> tup
     """Frame and crop corner with the most output gradient energy on one method's mask boundary."""
     best = (-1.0, 1, 0, 0)
     for t in range(1, len(outputs)):
-        if kept[t] is None:
+        mask = kept[t]
+        if mask is None:
             continue
-        energy = gradient_energy(outputs[t]) * seam_pixels(kept[t])
+        energy = gradient_energy(outputs[t]) * seam_pixels(mask)
         side = min(SEAM_CROP, *energy.shape)
         window = cv2.boxFilter(energy, -1, (side, side), normalize=False, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
         window = window[: energy.shape[0] - side + 1, : energy.shape[1] - side + 1]

@@ -183,7 +183,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
             and isinstance(stylize, Painter)  # a plain callable (e.g. eval's cached paint) paints whole frames
             and stylize.has_statistics
             and self._since_full_pass < STATS_REFRESH_FRAMES
-            and sum(stylize.region_cost(*now.shape[-2:], box) for box in boxes) <= REGION_MAX_COST
+            and sum(stylize.region_cost(now.shape[-2], now.shape[-1], box) for box in boxes) <= REGION_MAX_COST
         )
 
     @staticmethod

@@ -73,7 +73,7 @@ def find_styles(extra_dirs: list[Path] | None = None) -> list[Style]:
 def default_style() -> Style | None:
     styles = find_styles()
     defaults = [s for s in styles if s.is_default]
-    return (defaults or styles or [None])[0]
+    return (defaults or styles)[0] if styles else None
 
 
 def resolve_style(name_or_path: str) -> Path:

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-arch", choices=("vgg16", "vgg19"), help="override the architecture read from the weights")
     parser.add_argument("--vgg-input", choices=("torchvision", "caffe"), help="input normalization (default: caffe for .npz)")
     parser.add_argument("--content-layer", default=_default("content_layer"))
-    parser.add_argument("--style-layers", default=",".join(_DEFAULTS["style_layers"]), help="comma-separated")
+    parser.add_argument("--style-layers", default=",".join(TrainConfig.style_layers), help="comma-separated")
     parser.add_argument("--checkpoint-every", type=int, default=_default("checkpoint_every"), help="steps (0 = only at the end)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     parser.add_argument("--run-dir", type=Path, help="checkpoint and previews (default runs/NAME)")

@@ -32,7 +32,9 @@ _SCREEN = re.compile(r"^screen(?::(\d+),(\d+),(\d+),(\d+))?$")
 
 class FrameSource(Protocol):
     fps: float
-    frame_count: int | None  # None for live sources
+
+    @property
+    def frame_count(self) -> int | None: ...  # None for live sources
 
     def frames(self) -> Iterator[np.ndarray]: ...
 
@@ -120,7 +122,7 @@ class VideoCapture:
 class ScreenCapture:
     """A screen region grabbed with ``mss`` (``screen`` = the first monitor)."""
 
-    frame_count = None
+    frame_count: int | None = None  # live
 
     def __init__(self, region: tuple[int, int, int, int] | None, fps: float = DEFAULT_FPS) -> None:
         try:

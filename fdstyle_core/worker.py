@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class Worker:
 
     # -- the thread ----------------------------------------------------------------------
 
-    def _set_status(self, **changes: object) -> None:
+    def _set_status(self, **changes: Any) -> None:
         with self._lock:
             self._status = replace(self._status, **changes)
 
