@@ -7,7 +7,6 @@ new configuration.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import time
 from dataclasses import dataclass, field
@@ -105,8 +104,9 @@ class Pipeline:
         new_style = old is None or style_path != self.style_path
         moved = new_style or device != self.device or old is None or config.precision != old.precision
         if moved:
-            # A copy: the running network stays untouched if the device or fp16 check fails.
-            net = load_network(style_path) if new_style or self._net is None else copy.deepcopy(self._net)
+            # Loaded afresh: exact fp32 weights (not the running fp16 ones), and the running network
+            # stays untouched if the device or the fp16 check fails.
+            net = load_network(style_path)
             net = net.to(device=device, dtype=torch.float32)
             dtype = self._choose_dtype(net, device, config.precision)
             self._net, self.dtype = net.to(dtype=dtype), dtype

@@ -30,11 +30,14 @@ def run(args: argparse.Namespace) -> int:
     total = source.frame_count
     if args.max_frames:
         total = min(total, args.max_frames) if total else args.max_frames
-    sink = FrameSink(args.output, source.fps)
-    mask_sink = FrameSink(args.mask_output, source.fps) if args.mask_output else None
-    sinks = [s for s in (sink, mask_sink) if s is not None]
+    sinks: list[FrameSink] = []
     started = time.perf_counter()
     try:
+        sink = FrameSink(args.output, source.fps)
+        sinks.append(sink)
+        mask_sink = FrameSink(args.mask_output, source.fps) if args.mask_output else None
+        if mask_sink is not None:
+            sinks.append(mask_sink)
         with tqdm(total=total, unit="frame", desc="stylize", file=sys.stderr, disable=None) as bar:
             for index, raw in enumerate(source.frames()):
                 if args.max_frames and index >= args.max_frames:

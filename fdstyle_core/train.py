@@ -80,7 +80,7 @@ class TrainConfig:
             raise FdstyleError(f"--crop must be a multiple of {SIZE_MULTIPLE} and at least 16")
         if self.steps < 1 or self.batch_size < 1:
             raise FdstyleError("--steps and --batch-size must be at least 1")
-        if self.max_minutes < 0:
+        if not self.max_minutes >= 0:  # also refuses nan
             raise FdstyleError("--max-minutes must be ≥ 0 (0 = no limit)")
         if self.width <= 0 or self.width > 4:
             raise FdstyleError("--width must be in (0, 4] (1 = the original network)")

@@ -230,6 +230,8 @@ class Worker:
             self._last_input = frame
             try:
                 output = self._process(frame, config)
+                if self._stop.is_set():
+                    break  # unloading: the outputs have been cleared, do not put a stale frame back
                 self._writer(output)
             except Exception as exc:
                 if is_gpu_failure(exc, self._pipeline):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.video_io import open_source
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.video_io import FrameSink, open_source
 from tests.conftest import REPO
 
 
@@ -130,9 +131,12 @@ def test_bad_options_give_one_line(tmp_path: Path, candy: Path, data_dir: Path, 
 
 def test_existing_output_folder_is_refused_before_any_work(tmp_path: Path, candy: Path, data_dir: Path) -> None:
     (tmp_path / "out").mkdir()
-    result = cli("stylize", data_dir / "videos/cdnet_office/input", "-o", tmp_path / "out", "--style", candy)
-    assert_one_line_error(result, "output folder already exists")
-    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no partial output left behind"
+    with pytest.raises(FdstyleError, match="output folder already exists"):
+        FrameSink(tmp_path / "out", fps=25)  # at the start, not after processing the whole input
+    for args in (["-o", tmp_path / "out"], ["-o", tmp_path / "o.png", "--mask-output", tmp_path / "out"]):
+        result = cli("stylize", data_dir / "models/reference/amber.jpg", "--style", candy, *args)
+        assert_one_line_error(result, "output folder already exists")
+        assert [p.name for p in tmp_path.iterdir()] == ["out"], "no partial output left behind"
 
 
 def test_frame_folders_are_read_in_natural_order(tmp_path: Path) -> None:

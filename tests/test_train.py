@@ -240,8 +240,9 @@ def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path,
     assert 1 <= result.step < 100_000
     assert load_network(result.output) is not None
     assert json.loads((tmp_path / "models" / "styles.json").read_text())["styles"][0]["steps"] == result.step
-    with pytest.raises(FdstyleError, match="--max-minutes"):
-        _config(tmp_path, content, partial_vgg, style_image=starry, max_minutes=-1)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(FdstyleError, match="--max-minutes"):
+            _config(tmp_path, content, partial_vgg, style_image=starry, max_minutes=bad)
 
 
 def test_slim_width_trains(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
