@@ -118,8 +118,9 @@ class Pipeline:
             or config.processing_height != old.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
-        assert self._net is not None
-        self.painter = Painter(self._net, self.dtype, device, config.processing_height)
+        if moved or restart:  # a mask-only change keeps the painter and its normalization statistics
+            assert self._net is not None
+            self.painter = Painter(self._net, self.dtype, device, config.processing_height)
         if restart or old is None:
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self.reset()

@@ -1,4 +1,5 @@
-"""Untrusted style files are checked and rejected with a message that names the problem."""
+"""Untrusted style files are refused with a message that names the problem, and reconfiguring a
+running pipeline (a bad style, a failing device, a slider) keeps what it can."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 
 from fdstyle_core.errors import StyleError
 from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.stabilizer import MaskParams
 from fdstyle_core.styles import read_state_dict, resolve_style
 
 
@@ -88,3 +90,14 @@ def test_a_device_that_fails_to_start_leaves_the_running_network_alone(
     with pytest.raises(RuntimeError, match="out of memory"):
         pipeline.configure(PipelineConfig(style=str(candy), mode="perframe", device="cuda"))
     assert np.array_equal(pipeline.process(frame), before)
+
+
+def test_a_slider_change_keeps_the_painter_and_its_statistics(candy: Path) -> None:
+    """Moving the threshold slider must not force a full-frame pass (statistics re-measured)."""
+    pipeline = Pipeline(PipelineConfig(style=str(candy)))
+    pipeline.process(np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    painter = pipeline.painter
+    pipeline.configure(PipelineConfig(style=str(candy), mask=MaskParams(threshold=30)))
+    assert pipeline.painter is painter and painter.has_statistics
+    pipeline.configure(PipelineConfig(style=str(candy), mask=MaskParams(threshold=30), processing_height=16))
+    assert pipeline.painter is not painter
