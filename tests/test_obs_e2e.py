@@ -248,9 +248,12 @@ def test_sigint_exits_cleanly_without_extra_leaks(obs_run: Obs, clips: dict[str,
     # OBS 29.0.2 itself reports one leak at exit plus one per scene-collection switch, script or
     # not, so the baseline starts in the same collection and replays the same switches.
     names = [collection["name"] for collection in obs_run.collections]
-    with Obs(tmp_path, [scene_collection(name, clips["a"], None) for name in names]) as baseline:
-        for name in obs_run.switched_to:
-            baseline.switch_collection(name)
+    for attempt in range(2):  # OBS 29.0.2 alone, without any script, has crashed at exit once (SIGSEGV)
+        with Obs(tmp_path / f"baseline{attempt}", [scene_collection(name, clips["a"], None) for name in names]) as baseline:
+            for name in obs_run.switched_to:
+                baseline.switch_collection(name)
+        if baseline.exit_code == 0:
+            break
     assert baseline.exit_code == 0, baseline.output_tail()
     print(f"shutdown {obs_run.shutdown_s:.1f} s; leaks with script {obs_run.leaks()}, without {baseline.leaks()}")
     assert obs_run.leaks() <= baseline.leaks()
