@@ -150,41 +150,37 @@ class ReferenceStabilizer(ThresholdStabilizer):
         self._since_full_pass += 1
         region = changed_region(changed, self.params)
         alpha = feathered(region, self.params.feather)
-        boxes = self._boxes(alpha, stylize)
-        if not boxes and self.params.skip_work:
+        box = bounding_box(alpha)
+        if box is None and self.params.skip_work:
             return StepResult(self._output, torch.ones_like(now), False)
         output = self._output.clone()
-        if self._paints_regions(stylize, now, boxes):
-            for box, fresh in zip(boxes, stylize.regions(frame, boxes)):  # type: ignore[attr-defined]
-                self._blend(output, fresh, alpha, box)
+        boxes = self._region_boxes(alpha, stylize)
+        if boxes:
+            for part, fresh in zip(boxes, stylize.regions(frame, boxes)):  # type: ignore[attr-defined]
+                self._blend(output, fresh, alpha, part)
         else:
-            fresh = self._full_pass(frame, stylize)
-            for box in boxes or [(0, now.shape[-2], 0, now.shape[-1])]:
-                y0, y1, x0, x1 = box
-                self._blend(output, fresh[:, :, y0:y1, x0:x1], alpha, box)
+            y0, y1, x0, x1 = box or (0, now.shape[-2], 0, now.shape[-1])
+            self._blend(output, self._full_pass(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
         self._reference = torch.where(region.bool(), now, self._reference)
         self._output = output
         return StepResult(output, 1 - alpha, True)
 
-    @staticmethod
-    def _boxes(alpha: torch.Tensor, stylize: Stylize) -> list[Box]:
-        """Where to paint: grouped by window cost for a painter, else one box (whole-frame paint anyway)."""
-        if isinstance(stylize, Painter):
-            height, width = alpha.shape[-2:]
-            return group_boxes(alpha, lambda box: stylize.region_cost(height, width, box))
-        box = bounding_box(alpha)
-        return [] if box is None else [box]
+    def _region_boxes(self, alpha: torch.Tensor, stylize: Stylize) -> list[Box]:
+        """The boxes to paint alone, or none when a full pass is due or would cost about the same.
 
-    def _paints_regions(self, stylize: Stylize, now: torch.Tensor, boxes: list[Box]) -> bool:
-        """Whether painting only ``boxes`` beats a full pass, which also refreshes the statistics."""
-        return (
-            self.params.skip_work
-            and bool(boxes)
-            and isinstance(stylize, Painter)  # a plain callable (e.g. eval's cached paint) paints whole frames
-            and stylize.has_statistics
-            and self._since_full_pass < STATS_REFRESH_FRAMES
-            and sum(stylize.region_cost(now.shape[-2], now.shape[-1], box) for box in boxes) <= REGION_MAX_COST
-        )
+        A plain callable (e.g. eval's cached paint) paints whole frames only.
+        """
+        if not self.params.skip_work or not isinstance(stylize, Painter) or not stylize.has_statistics:
+            return []
+        if self._since_full_pass >= STATS_REFRESH_FRAMES:
+            return []
+        height, width = alpha.shape[-2:]
+
+        def cost(box: Box) -> float:
+            return stylize.region_cost(height, width, box)
+
+        boxes = group_boxes(alpha, cost)
+        return boxes if sum(map(cost, boxes)) <= REGION_MAX_COST else []
 
     @staticmethod
     def _blend(output: torch.Tensor, fresh: torch.Tensor, alpha: torch.Tensor, box: Box) -> None:
