@@ -93,7 +93,8 @@ TOOLTIPS = {
     "light switched), the whole frame is repainted.",
     "crossfade_frames": "reference mode: frames of cross-fade on a whole-frame repaint (0 = cut).",
     "skip_work": "reference mode: run the network only when something moved, and paint only the moving region.",
-    "processing_height": "Height the network paints at (0 = the camera's size). Lower is faster, e.g. 360 on a CPU.",
+    "processing_height": "Height the network paints at, at most (the painting is scaled back to the camera's size). "
+    "Lower is much faster; Automatic keeps a CPU live.",
     "device": "Where the network runs: auto picks CUDA, then Apple MPS, then the CPU.",
     "show_mask": "Show the stabilizer's mask instead of the painting (white = kept from the last frame).",
 }
@@ -235,11 +236,15 @@ def _video_source_names() -> list[str]:
     return sorted(names, key=str.lower)
 
 
-def _add_list(props: Any, key: str, label: str, items: list[tuple[str, str]], editable: bool = False) -> Any:
+def _add_list(props: Any, key: str, label: str, items: list[tuple[str, Any]], editable: bool = False) -> Any:
+    """A drop-down of (shown name, stored value); the values are the setting's type (str or int)."""
     kind = obs.OBS_COMBO_TYPE_EDITABLE if editable else obs.OBS_COMBO_TYPE_LIST
-    prop = obs.obs_properties_add_list(props, key, label, kind, obs.OBS_COMBO_FORMAT_STRING)
+    numeric = fsettings.KEY_TYPES[key] is int
+    value_format = obs.OBS_COMBO_FORMAT_INT if numeric else obs.OBS_COMBO_FORMAT_STRING
+    prop = obs.obs_properties_add_list(props, key, label, kind, value_format)
+    add_item = obs.obs_property_list_add_int if numeric else obs.obs_property_list_add_string
     for name, value in items:
-        obs.obs_property_list_add_string(prop, name, value)
+        add_item(prop, name, value)
     return prop
 
 
@@ -294,7 +299,11 @@ def script_properties() -> Any:
     _add_number(props, "refresh_fraction", "Whole-frame refresh above this changed share", step=0.05, slider=True)
     _add_number(props, "crossfade_frames", "Cross-fade frames on a whole-frame refresh")
     obs.obs_properties_add_bool(props, "skip_work", "Skip work without motion (paint the moving region only)")
-    _add_number(props, "processing_height", "Processing height (0 = camera)", step=8)
+    heights = list(fsettings.PROCESSING_HEIGHTS)
+    height = obs.obs_data_get_int(_session.settings, "processing_height") if _session else fsettings.AUTO_HEIGHT
+    if height not in (value for _, value in heights):
+        heights.append((f"{height} px", height))  # set remotely or by an older version: keep it shown
+    _add_list(props, "processing_height", "Processing height", heights)
     _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
     for key, tip in TOOLTIPS.items():

@@ -9,7 +9,7 @@ import numpy as np
 
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import FdstyleError
-from .pipeline import DEFAULT_MODE, MODES, PipelineConfig
+from .pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, DEFAULT_MODE, FULL_SIZE, MODES, PipelineConfig
 from .stabilizer import MaskParams
 from .styles import default_style
 from .video_io import parse_size
@@ -47,7 +47,12 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     )
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
-    parser.add_argument("--processing-height", type=int, default=0, help="stylize at this height (0 = frame size)")
+    parser.add_argument(
+        "--processing-height", type=parse_processing_height, default=FULL_SIZE,
+        help="stylize at most this many rows high (0 = frame size; auto = "
+        + ", ".join(f"{height} on {kind}" for kind, height in AUTO_HEIGHTS.items())
+        + ", frame size on CUDA)",
+    )
     parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
     parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")
 
@@ -71,6 +76,12 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got '{text}'")
     return value
+
+
+def parse_processing_height(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return AUTO_HEIGHT
+    return non_negative_int(text)
 
 
 def parse_threshold(text: str) -> float | str:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from fdstyle_core.devices import DEVICE_CHOICES
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import DEFAULT_MODE, PipelineConfig
+from fdstyle_core.pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, DEFAULT_MODE, FULL_SIZE, PipelineConfig
 from fdstyle_core.stabilizer import MaskParams
 from fdstyle_core.styles import default_style
 from fdstyle_core.worker import WorkerConfig
@@ -49,8 +49,16 @@ LIMITS: dict[str, tuple[float, float]] = {
     "feather": (0, 32),
     "refresh_fraction": (0.05, 1.0),
     "crossfade_frames": (0, 30),
-    "processing_height": (0, 2160),
+    "processing_height": (AUTO_HEIGHT, 2160),
 }
+# The processing heights offered in the script's list (remote requests may set any within LIMITS).
+# Live, the default is AUTO: a camera's full size is far too slow for a CPU.
+PROCESSING_HEIGHTS: list[tuple[str, int]] = [
+    ("Automatic (" + ", ".join(f"{height} on {kind.upper()}" for kind, height in AUTO_HEIGHTS.items())
+     + ", camera size on CUDA)", AUTO_HEIGHT),
+    ("Camera size", FULL_SIZE),
+    *((f"{height} px", height) for height in (1080, 720, 540, 480, 360, 240, 180)),
+]
 
 
 def defaults() -> dict[str, Any]:
@@ -63,7 +71,7 @@ def defaults() -> dict[str, Any]:
         "style": style.name if style else "",
         "mode": DEFAULT_MODE,
         **{key: kind(getattr(mask, key)) for key, kind in MASK_KEY_TYPES.items()},
-        "processing_height": PipelineConfig.__dataclass_fields__["processing_height"].default,
+        "processing_height": AUTO_HEIGHT,
         "device": DEVICE_CHOICES[0],
         "show_mask": False,
     }

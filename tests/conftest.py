@@ -12,6 +12,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def require(condition: bool, reason: str) -> None:
+    """A missing system tool fails in CI (CI=true) and skips, with the reason, on a developer's machine."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = Path(os.environ.get("FDSTYLE_DATA", REPO.parent / "shared" / "data")).resolve()

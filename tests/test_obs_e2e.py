@@ -24,6 +24,7 @@ import pytest
 from obsws_python.error import OBSSDKRequestError
 
 from obs_harness import OBS_FPS, Obs, scene_collection
+from tests.conftest import require
 
 pytestmark = pytest.mark.obs
 
@@ -33,15 +34,6 @@ PROCESSING_HEIGHT = 96
 CLIP_A = (192, 144)
 CLIP_B = (256, 144)
 WAIT_S = 90  # CPU inference is slow on a shared CI machine; every wait polls and ends early
-
-
-def _require(condition: bool, reason: str) -> None:
-    """Missing tools fail in CI (CI=true) and skip, with the reason, on a developer's machine."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 def make_clip(source: Path, target: Path, size: tuple[int, int], start_s: int) -> Path:
@@ -63,7 +55,7 @@ def script_entry(style: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def clips(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    _require(shutil.which("ffmpeg") is not None, "ffmpeg is not installed")
+    require(shutil.which("ffmpeg") is not None, "ffmpeg is not installed")
     folder = tmp_path_factory.mktemp("clips")
     video = data_dir / "videos" / "pets2009_vtest.mp4"
     return {
@@ -74,8 +66,8 @@ def clips(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 @pytest.fixture(scope="module")
 def obs_run(clips: dict[str, Path], candy: Path, tmp_path_factory: pytest.TempPathFactory):
-    _require(shutil.which("obs") is not None and shutil.which("Xvfb") is not None, "obs-studio and xvfb are not installed")
-    _require(VENV.is_dir(), f"no fdstyle environment at {VENV}: run install/install.sh first")
+    require(shutil.which("obs") is not None and shutil.which("Xvfb") is not None, "obs-studio and xvfb are not installed")
+    require(VENV.is_dir(), f"no fdstyle environment at {VENV}: run install/install.sh first")
     script = script_entry(candy)
     collections = [scene_collection(name, clips["a"], script) for name in ("Test", "Test2")]
     obs = Obs(tmp_path_factory.mktemp("obs"), collections, env={"FDSTYLE_VENV": str(VENV)})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import importlib
+import re
 import sys
 import types
 from pathlib import Path
@@ -13,6 +15,7 @@ from fdstyle_core.errors import FdstyleError
 from fdstyle_core.pipeline import DEFAULT_MODE, MODES
 from fdstyle_core.stabilizer import MaskParams
 from fdstyle_obs import settings
+from tests.conftest import require
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,7 +57,7 @@ def test_reference_options_reach_the_mask(candy: Path) -> None:
         ({"dilate_kernel": 4}, "odd"),
         ({"mode": "nope"}, "unknown mode"),
         ({"device": "tpu"}, "unknown device"),
-        ({"processing_height": -1}, "processing height"),
+        ({"processing_height": -2}, "processing height"),
     ],
 )
 def test_bad_values_give_readable_errors(candy: Path, change: dict, message: str) -> None:
@@ -112,6 +115,7 @@ def fake_obspython() -> types.ModuleType:
     obs.obs_properties_get = lambda props, key: key if key in props.added else None
     obs.obs_property_set_long_description = lambda key, text: None  # replaced per test, see below
     obs.obs_property_list_add_string = lambda prop, name, value: prop.append(value)
+    obs.obs_property_list_add_int = lambda prop, name, value: prop.append(value)
     obs.obs_property_set_modified_callback = lambda prop, callback: None
 
     def add(function: str):  # every obs_properties_add_* records itself
@@ -154,7 +158,11 @@ def test_every_setting_has_a_bounded_property_with_a_tooltip(script: types.Modul
     assert set(settings.KEY_TYPES) <= set(props.added)
     assert set(settings.KEY_TYPES) <= set(tooltips)
     assert props.items["mode"] == list(MODES)
+    assert props.items["processing_height"] == [value for _, value in settings.PROCESSING_HEIGHTS]
+    assert props.added["processing_height"][1][-1] == "OBS_COMBO_FORMAT_INT"
     for key, (low, high) in settings.LIMITS.items():
+        if key == "processing_height":
+            continue  # a list of presets (checked above); remote requests are bounded by LIMITS
         function, args = props.added[key]
         kind = "float" if settings.KEY_TYPES[key] is float else "int"
         assert function.startswith(f"obs_properties_add_{kind}") and tuple(args[1:3]) == (low, high), key
@@ -182,3 +190,19 @@ def test_venv_lookup(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType, 
     monkeypatch.delenv("FDSTYLE_VENV")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert script.venv_dir() == tmp_path / "fdstyle" / "venv"
+
+
+def test_every_obspython_name_the_script_uses_exists_in_obs() -> None:
+    """The fake above accepts any name; OBS's own obspython (from obs-studio) is the check.
+
+    obspython.py holds the SWIG wrappers; OBS's scripting library adds the rest when it loads a
+    script (script_log, obs_enum_sources, property callbacks), so their names are in its binary.
+    """
+    wrappers = glob.glob("/usr/lib/*/obs-scripting/obspython.py") + glob.glob("/usr/lib/obs-scripting/obspython.py")
+    loaders = glob.glob("/usr/lib/*/libobs-scripting.so*") + glob.glob("/usr/lib/libobs-scripting.so*")
+    require(bool(wrappers and loaders), "obs-studio is not installed (no obspython.py / libobs-scripting)")
+    exported = set(re.findall(r"^(?:def )?(\w+)\s*[(=]", Path(wrappers[0]).read_text(), re.MULTILINE))
+    loader = Path(loaders[0]).read_bytes()
+    used = set(re.findall(r"\bobs\.(\w+)", (REPO / "obs_fdstyle.py").read_text()))
+    missing = sorted(name for name in used - exported if b"\0" + name.encode() + b"\0" not in loader)
+    assert used and not missing, missing
