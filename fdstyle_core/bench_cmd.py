@@ -11,11 +11,9 @@ throughput; network calls and region calls per frame show where the time went.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,8 +23,8 @@ from tqdm import tqdm
 from .devices import available_devices, device_label
 from .errors import FdstyleError
 from .eval_cmd import method_settings, parse_methods
-from .options import parse_size_arg, style_argument
-from .pipeline import MODES, Pipeline, PipelineConfig
+from .options import output_file, parse_processing_height, parse_size_arg, style_argument, write_json
+from .pipeline import FULL_SIZE, MODES, Pipeline, PipelineConfig
 from .video_io import open_source
 
 DEFAULT_SIZES = "640x480,1024x436,1280x720,1920x1080"
@@ -37,16 +35,20 @@ DISC_STEP = 6
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", help="style name or .pth path (default: the shipped default style)")
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated WxH list")
+    parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES, help="comma-separated WxH list")
     parser.add_argument(
         "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… as in eval"
     )
     parser.add_argument("--devices", help=f"comma-separated (default: all available: {', '.join(available_devices())})")
     parser.add_argument("--precisions", help="comma-separated fp32/fp16 (default: fp32, plus fp16 on GPUs)")
+    parser.add_argument(
+        "--processing-height", type=parse_processing_height, default=FULL_SIZE,
+        help="paint at most this many rows high (0 = frame size; auto = what the OBS script uses by default)",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="frames run first and not timed (≥ 1)")
     parser.add_argument("--repeats", type=int, default=5, help="timed frames per configuration")
     parser.add_argument("--clip", help="time on this video or frame folder's first warm-up + repeats frames instead of synthetic ones")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--json", type=output_file, help="write the results here")
 
 
 def synthetic_frames(width: int, height: int, count: int) -> list[np.ndarray]:
@@ -87,6 +89,10 @@ def _split(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _sizes(text: str) -> list[tuple[int, int]]:
+    return [parse_size_arg(size) for size in _split(text)]
+
+
 def _precisions(device: str, chosen: str | None) -> list[str]:
     if chosen:
         return _split(chosen)
@@ -115,7 +121,6 @@ def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
-    sizes = [parse_size_arg(s) for s in _split(args.sizes)]
     modes = parse_methods(args.modes)
     if args.warmup < 1 or args.repeats < 1:
         raise FdstyleError("--warmup and --repeats must be ≥ 1")
@@ -125,14 +130,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"{note}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads; medians of {args.repeats} frames after {args.warmup} warm-up")
     style = style_argument(args)
     results, ratios = [], []
-    jobs = [(d, p, size) for d in devices for p in _precisions(d, args.precisions) for size in sizes]
+    jobs = [(d, p, size) for d in devices for p in _precisions(d, args.precisions) for size in args.sizes]
     bar = tqdm(total=len(jobs) * len(modes), desc="bench", unit="run", file=sys.stderr, disable=None)
     for device, precision, (width, height) in jobs:
         count = args.warmup + args.repeats
         frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
-        config = PipelineConfig(style=style, device=device, precision=precision)
+        config = PipelineConfig(style=style, device=device, precision=precision, processing_height=args.processing_height)
         pipeline = Pipeline(config)
         where = {"device": device_label(pipeline.device), "precision": "fp16" if pipeline.dtype == torch.float16 else "fp32"}
+        painted = pipeline.painter.processing_height
+        size_label = f"{width}x{height}" + (f"@{painted}p" if 0 < painted < height else "")  # painted smaller
         totals = {}
         for mode in modes:
             name, mask = method_settings(mode, config.mask)
@@ -140,30 +147,29 @@ def run(args: argparse.Namespace) -> int:
             pipeline.reset()  # a variant of the previous mode is only retuned by configure: start it afresh too
             timing = time_mode(pipeline, frames, args.warmup)
             totals[mode] = timing["mean_ms"]
-            results.append({**where, "size": f"{width}x{height}", "mode": mode, **timing, "fps": 1000 / timing["mean_ms"]})
+            results.append({**where, "size": size_label, "mode": mode, **timing, "fps": 1000 / timing["mean_ms"]})
             bar.update(1)
         if "perframe" in totals:
             over = {f"{mode}_over_perframe": total / totals["perframe"] for mode, total in totals.items() if mode != "perframe"}
-            ratios.append({**where, "size": f"{width}x{height}", **over})
+            ratios.append({**where, "size": size_label, **over})
     bar.close()
     print_table(results, ratios)
     if args.json:
         machine = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
         report = {"note": note, "torch": torch.__version__, "machine": machine, "warmup": args.warmup, "repeats": args.repeats}
         report["frames"] = args.clip or "synthetic moving disc"
-        args.json.write_text(json.dumps({**report, "results": results, "ratios": ratios}, indent=1))
-        print(f"wrote {args.json}")
+        write_json(args.json, {**report, "results": results, "ratios": ratios})
     return 0
 
 
 def print_table(results: list[dict], ratios: list[dict]) -> None:
     width = max(9, *(len(r["mode"]) for r in results))
-    header = f"\n{'device':<28} {'prec':<5} {'size':<10} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
+    header = f"\n{'device':<28} {'prec':<5} {'size':<15} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
     print(header + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
     for r in results:
         cells = "".join(f"{r['ms'][s]:10.1f}" for s in STAGES)
         counts = f"{r['mean_ms']:10.1f}{r['calls_per_frame']:9.2f}{r['region_calls_per_frame']:9.2f}"
-        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<10} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
+        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<15} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
     for r in ratios:
         over = ", ".join(f"{key.removesuffix('_over_perframe')} {value:.3f}×" for key, value in r.items() if key.endswith("_over_perframe"))
         print(f"mean time / perframe's, {r['device']} {r['precision']} {r['size']}: {over}")

@@ -12,7 +12,6 @@ compared on the same frames in one run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -27,7 +26,10 @@ from tqdm import tqdm
 from . import metrics
 from .cdnet import CdnetClip, is_cdnet_clip
 from .errors import FdstyleError
-from .options import add_pipeline_options, mask_params, pipeline_config, prepare_frame
+from .options import (
+    add_pipeline_options, mask_params, non_negative_int, output_file, output_folder, pipeline_config, positive_int,
+    prepare_frame, write_json,
+)
 from .pipeline import MODES, Pipeline, make_stabilizer
 from .stabilizer import MaskParams
 from .video_io import open_source
@@ -44,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… overrides mask settings (e.g. reference:feather=0)",
     )
     add_pipeline_options(parser)
-    parser.add_argument("--start", type=int, help="first frame (default: 0; CDnet clips: the temporal ROI's first)")
-    parser.add_argument("--recent", type=int, default=DEFAULT_RECENT, help="frames a pixel stays 'recently uncovered'")
-    parser.add_argument("--json", type=Path, help="write all scores here")
-    parser.add_argument("--plots", type=Path, help="write figures into this folder")
+    parser.add_argument("--start", type=non_negative_int, help="first frame (default: 0; CDnet clips: the temporal ROI's first)")
+    parser.add_argument("--recent", type=positive_int, default=DEFAULT_RECENT, help="frames a pixel stays 'recently uncovered'")
+    parser.add_argument("--json", type=output_file, help="write all scores here")
+    parser.add_argument("--plots", type=output_folder, help="write figures into this folder")
 
 
 @dataclass
@@ -284,6 +286,5 @@ def run(args: argparse.Namespace) -> int:
             ):
                 print(f"wrote {path}")
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
-        print(f"wrote {args.json}")
+        write_json(args.json, report)
     return 0

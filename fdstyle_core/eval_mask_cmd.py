@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from .cdnet import CdnetClip
 from .masks import SUBTRACTORS, grey_differences, paper_foreground, sequential_foreground, subtractor_foreground
 from .errors import FdstyleError
 from .metrics import Counts
-from .options import mask_params, parse_threshold
+from .options import mask_params, non_negative_int, output_file, parse_threshold, positive_int, write_json
 from .pipeline import MODES
 from .stabilizer import MaskParams
 
@@ -60,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="modes whose mask to score (foreground = where the mode repaints; a mode without a mask repaints everything)",
     )
     parser.add_argument("--no-subtractors", action="store_true", help="skip the MOG2 and KNN comparison")
-    parser.add_argument("--stride", type=int, default=1, help="score every N-th frame of the temporal ROI")
-    parser.add_argument("--max-frames", type=int, default=0, help="score at most N frames per clip (0 = all)")
+    parser.add_argument("--stride", type=positive_int, default=1, help="score every N-th frame of the temporal ROI")
+    parser.add_argument("--max-frames", type=non_negative_int, default=0, help="score at most N frames per clip (0 = all)")
     parser.add_argument(
         "--threshold", type=parse_threshold, default=_DEFAULTS.threshold, help="T, grey levels 0–255, or 'auto'"
     )
@@ -77,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep-dilate-kernels", type=_numbers(int), default=[3])
     parser.add_argument("--sweep-erode-iters", type=_numbers(int), default=[0, 1, 2, 3, 5, 7])
     parser.add_argument("--sweep-erode-kernels", type=_numbers(int), default=[3, 5])
-    parser.add_argument("--top", type=int, default=5, help="rows of the sweep tables")
-    parser.add_argument("--json", type=Path, help="write every score here")
+    parser.add_argument("--top", type=positive_int, default=5, help="rows of the sweep tables")
+    parser.add_argument("--json", type=output_file, help="write every score here")
 
 
 @dataclass
@@ -247,6 +246,5 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep:
         report["sweep"] = {mode: _sweep(mode, clips, args) for mode in sweep_modes}
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
-        print(f"wrote {args.json}")
+        write_json(args.json, report)
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -68,14 +71,51 @@ def parse_size_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def non_negative_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got '{text}'")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got '{text}'")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _writable_place(path: Path) -> None:
+    """Refuse ``path`` unless its nearest existing folder can be written (missing folders are made)."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {existing} is not a writable folder")
+
+
+def output_file(text: str) -> Path:
+    """A file written at the end of a long run: refused before the run if it cannot be written."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    _writable_place(path.parent)
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder filled at the end of a long run: refused before the run if it cannot be."""
+    path = Path(text)
+    _writable_place(path)
+    return path
+
+
+def write_json(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    print(f"wrote {path}")
 
 
 def parse_processing_height(text: str) -> int:

@@ -80,6 +80,8 @@ class TrainConfig:
             raise FdstyleError(f"--crop must be a multiple of {SIZE_MULTIPLE} and at least 16")
         if self.steps < 1 or self.batch_size < 1:
             raise FdstyleError("--steps and --batch-size must be at least 1")
+        if not self.lr > 0:  # also refuses nan
+            raise FdstyleError("--lr must be > 0")
         if not self.max_minutes >= 0:  # also refuses nan
             raise FdstyleError("--max-minutes must be ≥ 0 (0 = no limit)")
         if self.width <= 0 or self.width > 4:

@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .devices import DEVICE_CHOICES
+from .options import output_file
 from .perceptual import DEFAULT_STYLE_SCALES, parse_style_scales
 from .train import PRECISIONS, TrainConfig, train
 
@@ -21,7 +22,7 @@ def _default(name: str) -> object:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-image", type=Path, help="the painting (optional with --teacher)")
     parser.add_argument("--content-dir", type=Path, required=True, help="folder of training photos")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="style file to write, e.g. models/NAME.pth")
+    parser.add_argument("-o", "--output", type=output_file, required=True, help="style file to write, e.g. models/NAME.pth")
     parser.add_argument("--width", type=float, default=_default("width"), help="channel multiplier: 1 (full), 0.5, 0.25 (slim, for CPUs)")
     parser.add_argument("--teacher", type=Path, help="distill from this style file (the student matches its output)")
     parser.add_argument("--steps", type=int, default=_default("steps"))

@@ -109,9 +109,11 @@ def _read_weights(source: Path) -> dict[str, torch.Tensor]:
             with np.load(source, allow_pickle=False) as archive:
                 return {key: torch.from_numpy(archive[key].astype(np.float32)) for key in archive.files}
         raw = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:  # numpy, zipfile and torch raise many types for corrupt files
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise FdstyleError(f"cannot read VGG weights {source.name}: {first_line[:200]}") from None
+    except Exception:  # numpy, zipfile and torch raise many types, torch with advice to load unsafely
+        raise FdstyleError(
+            f"cannot read VGG weights {source.name}: not a .npz or a PyTorch .pth of tensors (damaged, another "
+            "format, or holding Python objects, which are refused because loading them could run code)"
+        ) from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise FdstyleError(f"{source.name} is not a state dict of VGG weights")
     return {str(k): v.float() for k, v in raw.items()}

@@ -15,7 +15,8 @@ set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TORCH_REQ="${FDSTYLE_TORCH:-}"
 PYTHON=""
-VENV="${FDSTYLE_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/fdstyle/venv}"
+DEFAULT_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/fdstyle/venv"
+VENV="${FDSTYLE_VENV:-$DEFAULT_VENV}"
 PACKAGES=(numpy opencv-python-headless tqdm)
 
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --torch) TORCH_REQ="${2:?--torch needs a requirement}"; shift 2 ;;
         --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
         --venv) VENV="${2:?--venv needs a folder}"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -94,7 +95,11 @@ linux() {
         echo "Updating the environment in $VENV"
     fi
     install_packages "$VENV/bin/python"
-    echo "obs_fdstyle.py finds $VENV by itself (set FDSTYLE_VENV if you move it)."
+    if [ "$VENV" = "$DEFAULT_VENV" ]; then
+        echo "obs_fdstyle.py finds $VENV by itself (set FDSTYLE_VENV if you move it)."
+    else
+        echo "Start OBS with FDSTYLE_VENV=$VENV in its environment: obs_fdstyle.py looks in $DEFAULT_VENV otherwise."
+    fi
     next_steps
 }
 

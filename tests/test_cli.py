@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -187,3 +189,48 @@ def test_stylize_screen_region_under_xvfb(candy: Path, tmp_path: Path) -> None:
         os.close(read_fd)
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("signal_number", "exit_code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_stopping_a_run_removes_partial_output(tmp_path: Path, candy: Path, data_dir: Path, signal_number: int, exit_code: int, word: str) -> None:
+    out, mask = tmp_path / "out.mp4", tmp_path / "mask.mp4"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "fdstyle_core", "stylize", str(data_dir / "videos/talking/retalking_1.mp4"), "-o", str(out),
+         "--mask-output", str(mask), "--style", str(candy), "--resize", "64x64"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*part*")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run.poll() is None, "the run ended before it could be stopped"
+    time.sleep(1)  # some frames written
+    run.send_signal(signal_number)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == exit_code and stderr.strip().splitlines() == [f"{word}: partial output removed"], stderr
+    assert not list(tmp_path.iterdir()), "nothing half-written is left behind"
+
+
+def test_unwritable_outputs_give_one_line(tmp_path: Path, candy: Path, data_dir: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    image = data_dir / "models/reference/amber.jpg"
+    assert_one_line_error(cli("stylize", image, "-o", a_file / "o.png", "--style", candy), "Not a directory")
+    clip = data_dir / "videos/talking/retalking_1.mp4"
+    for args, fragment in [
+        (["eval", clip, "--style", candy, "--json", a_file / "x.json"], "is not a writable folder"),
+        (["eval", clip, "--style", candy, "--plots", a_file / "plots"], "is not a writable folder"),
+        (["eval-mask", data_dir / "videos/cdnet_office", "--json", tmp_path], "is a folder, not a file"),
+        (["bench", "--style", candy, "--json", a_file / "b.json"], "is not a writable folder"),
+    ]:
+        assert_one_line_error(cli(*args), fragment)  # refused before the run, not after it
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["bench", "--sizes", "64"], "bad size"), (["eval-mask", "x", "--stride", "0"], "whole number ≥ 1"),
+     (["eval-mask", "x", "--max-frames", "-1"], "whole number ≥ 0"), (["eval-mask", "x", "--top", "-1"], "whole number ≥ 1"),
+     (["eval", "x", "--start", "-5"], "whole number ≥ 0"), (["eval", "x", "--recent", "0"], "whole number ≥ 1")],
+)
+def test_bad_numbers_give_one_line(args: list[str], fragment: str) -> None:
+    assert_one_line_error(cli(*args), fragment)

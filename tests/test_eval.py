@@ -75,7 +75,7 @@ def test_method_variants_override_mask_settings() -> None:
 
 def test_bench_json_tiny_configuration(candy: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    argv = ["bench", "--style", str(candy), "--sizes", "48x32,40x24", "--modes", "perframe,paper,flow"]
+    argv = ["bench", "--style", str(candy), "--sizes", "48x32,40x24", "--modes", "perframe,paper,flow", "--processing-height", "28"]
     assert main(argv + ["--devices", "cpu", "--warmup", "1", "--repeats", "2", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert len(report["results"]) == 6
@@ -83,7 +83,7 @@ def test_bench_json_tiny_configuration(candy: Path, tmp_path: Path) -> None:
         assert set(row["ms"]) == {"upload", "network", "stabilize", "download", "total"}
         assert row["fps"] == pytest.approx(1000 / row["ms"]["total"])
         assert row["device"] == "cpu" and row["precision"] == "fp32"
-    assert [r["size"] for r in report["ratios"]] == ["48x32", "40x24"]
+    assert [r["size"] for r in report["ratios"]] == ["48x32@28p", "40x24"]  # 24 rows: already below 28
     assert all(r["paper_over_perframe"] > 0 and r["flow_over_perframe"] > 0 for r in report["ratios"])
 
 

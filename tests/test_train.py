@@ -100,8 +100,9 @@ def test_vgg_rejects_wrong_files_clearly(partial_vgg: Path, candy: Path, tmp_pat
         load_vgg(candy, ["relu2_2"])
     garbage = tmp_path / "vgg.pth"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(FdstyleError, match="cannot read VGG weights vgg.pth"):
+    with pytest.raises(FdstyleError, match="cannot read VGG weights vgg.pth") as refused:
         load_vgg(garbage, ["relu2_2"])
+    assert "weights_only" not in str(refused.value)  # no advice to load an untrusted file unsafely
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, **{"features.0.weight": np.zeros((64, 1, 3, 3), np.float32), "features.0.bias": np.zeros(64, np.float32)})
     with pytest.raises(FdstyleError, match=r"features.0.weight has shape \(64, 1, 3, 3\)"):
@@ -285,6 +286,9 @@ def test_config_rejects_bad_requests(tmp_path: Path, content: Path, partial_vgg:
         _config(tmp_path, content, partial_vgg)
     with pytest.raises(FdstyleError, match="multiple of 4"):
         _config(tmp_path, content, partial_vgg, style_image=starry, crop=30)
+    for lr in (-1.0, 0.0, float("nan")):
+        with pytest.raises(FdstyleError, match="--lr must be > 0"):
+            _config(tmp_path, content, partial_vgg, style_image=starry, lr=lr)
     with pytest.raises(FdstyleError, match=".pth"):
         _config(tmp_path, content, partial_vgg, style_image=starry, output=tmp_path / "x.onnx")
     with pytest.raises(FdstyleError, match="content folder not found"):

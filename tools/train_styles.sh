@@ -42,7 +42,7 @@ train() {  # NAME, then train options
         --batch-size "$BATCH" --checkpoint-every 2000 --preview-every 2000 "${resume[@]}" "$@" "${EXTRA_ARGS[@]}"
 }
 
-# name | title | artist | year | licence (docs/evaluation.md lists these paintings as public domain)
+# name | title | artist | year | licence (../shared/docs/evaluation.md lists these paintings as public domain)
 while IFS='|' read -r name title artist year licence; do
     wanted "$name" || continue
     default=()
