@@ -65,6 +65,29 @@ def feathered(region: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.maximum(region, (2 * box).clamp_(max=1))
 
 
+def repaint_masks(changed: torch.Tensor, params: MaskParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`changed_region` and its :func:`feathered` alpha, computed only around the changed pixels.
+
+    Both are zero beyond the reach of the speck filter (1 px), the growth and the feather from every
+    changed pixel, so the filters run on that window alone.  Its margin keeps every average that is
+    not zero away from the window's edges (the feather's two box passes reach twice its radius):
+    the same result, without the whole-frame filters that were most of this mode's own cost on a
+    CPU (~90 ms a 1280×720 frame).
+    """
+    region, alpha = torch.zeros_like(changed), torch.zeros_like(changed)
+    box = bounding_box(changed)
+    if box is None:
+        return region, alpha
+    grow = (params.erode_kernel - 1) * params.erode_iters // 2
+    margin = 1 + grow + 2 * params.feather + 1  # speck window, growth, feather's two passes, edge
+    height, width = changed.shape[-2:]
+    y0, y1 = max(0, box[0] - margin), min(height, box[1] + margin)
+    x0, x1 = max(0, box[2] - margin), min(width, box[3] + margin)
+    region[..., y0:y1, x0:x1] = changed_region(changed[..., y0:y1, x0:x1], params)
+    alpha[..., y0:y1, x0:x1] = feathered(region[..., y0:y1, x0:x1], params.feather)
+    return region, alpha
+
+
 def bounding_box(mask: torch.Tensor) -> Box | None:
     rows = mask.amax(dim=(0, 1, 3)).nonzero()
     if rows.numel() == 0:
@@ -148,8 +171,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
             return self._repaint_all(frame, now, stylize)
         self._prev_grey = now
         self._since_full_pass += 1
-        region = changed_region(changed, self.params)
-        alpha = feathered(region, self.params.feather)
+        region, alpha = repaint_masks(changed, self.params)
         box = bounding_box(alpha)
         if box is None and self.params.skip_work:
             return StepResult(self._output, torch.ones_like(now), False)

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fdstyle_core.cli import main
 from fdstyle_core.metrics import background_flicker, motion_change
 from fdstyle_core.painter import Painter
 from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.reference import ReferenceStabilizer, group_boxes
+from fdstyle_core.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
 from fdstyle_core.stabilizer import MaskParams, PaperStabilizer
 from fdstyle_core.styles import load_network
 from tests.conftest import read_clip
@@ -232,3 +234,23 @@ def test_reference_meets_the_staleness_and_flicker_targets_on_a_real_clip(talkin
     assert reference["background_flicker"] <= 0.5 * 0.1 * perframe["background_flicker"]  # target 10 %, margin ×2
     assert reference["follow"] >= 0.8  # target 0.6
     assert reference["seam"] < 1.05  # feathered: no edge the style does not have
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    height=st.integers(1, 64), width=st.integers(1, 64), data=st.data(),
+    feather=st.integers(0, 6), erode_kernel=st.sampled_from([1, 3, 5]), erode_iters=st.integers(0, 3),
+)
+def test_repaint_masks_on_the_changed_window_equal_whole_frame_filters(
+    height: int, width: int, data: st.DataObject, feather: int, erode_kernel: int, erode_iters: int
+) -> None:
+    """Specks, growth and feather near the frame's edges and the window's edges, all identical."""
+    points = data.draw(st.lists(st.tuples(st.integers(0, height - 1), st.integers(0, width - 1)), max_size=12))
+    changed = torch.zeros(2, 1, height, width)
+    for y, x in points:
+        changed[data.draw(st.integers(0, 1)), 0, y, max(0, x - 1) : x + 1] = 1  # specks and pairs
+    params = MaskParams(feather=feather, erode_kernel=erode_kernel, erode_iters=erode_iters)
+    region, alpha = repaint_masks(changed, params)
+    expected_region = changed_region(changed, params)
+    assert torch.equal(region, expected_region)
+    assert torch.allclose(alpha, feathered(expected_region, feather), atol=1e-6)
