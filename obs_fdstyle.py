@@ -237,7 +237,16 @@ def _video_source_names() -> list[str]:
 
 
 def _add_list(props: Any, key: str, label: str, items: list[tuple[str, Any]], editable: bool = False) -> Any:
-    """A drop-down of (shown name, stored value); the values are the setting's type (str or int)."""
+    """A drop-down of (shown name, stored value); the values are the setting's type (str or int).
+
+    The stored value stays listed even when it is not among ``items`` (a camera that is gone for
+    now, a height set remotely or by an older version), so opening the window does not change it.
+    """
+    if _session is not None:
+        getter = obs.obs_data_get_int if fsettings.KEY_TYPES[key] is int else obs.obs_data_get_string
+        current = getter(_session.settings, key)
+        if current not in ("", *(value for _, value in items)):
+            items = [*items, (str(current), current)]
     kind = obs.OBS_COMBO_TYPE_EDITABLE if editable else obs.OBS_COMBO_TYPE_LIST
     numeric = fsettings.KEY_TYPES[key] is int
     value_format = obs.OBS_COMBO_FORMAT_INT if numeric else obs.OBS_COMBO_FORMAT_STRING
@@ -279,11 +288,7 @@ def script_properties() -> Any:
     if IMPORT_ERROR:
         obs.obs_properties_add_text(props, "error", IMPORT_ERROR, obs.OBS_TEXT_INFO)
         return props
-    current = obs.obs_data_get_string(_session.settings, "camera_source") if _session else ""
-    cameras = _video_source_names()
-    if current and current not in cameras:
-        cameras.append(current)  # keep a missing camera selectable: it may come back
-    _add_list(props, "camera_source", "Camera source", [(name, name) for name in cameras])
+    _add_list(props, "camera_source", "Camera source", [(name, name) for name in _video_source_names()])
     obs.obs_properties_add_bool(props, "enabled", "Enabled")
     _add_list(props, "style", "Style", [(s.display_name, s.name) for s in find_styles()], editable=True)
     picker = obs.obs_properties_add_path(props, STYLE_FILE_KEY, "Style file…", obs.OBS_PATH_FILE, "Style (*.pth)", None)
@@ -299,11 +304,7 @@ def script_properties() -> Any:
     _add_number(props, "refresh_fraction", "Whole-frame refresh above this changed share", step=0.05, slider=True)
     _add_number(props, "crossfade_frames", "Cross-fade frames on a whole-frame refresh")
     obs.obs_properties_add_bool(props, "skip_work", "Skip work without motion (paint the moving region only)")
-    heights = list(fsettings.PROCESSING_HEIGHTS)
-    height = obs.obs_data_get_int(_session.settings, "processing_height") if _session else fsettings.AUTO_HEIGHT
-    if height not in (value for _, value in heights):
-        heights.append((f"{height} px", height))  # set remotely or by an older version: keep it shown
-    _add_list(props, "processing_height", "Processing height", heights)
+    _add_list(props, "processing_height", "Processing height", fsettings.PROCESSING_HEIGHTS)
     _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
     for key, tip in TOOLTIPS.items():

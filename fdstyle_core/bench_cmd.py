@@ -90,7 +90,10 @@ def _split(text: str) -> list[str]:
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
-    return [parse_size_arg(size) for size in _split(text)]
+    sizes = [parse_size_arg(size) for size in _split(text)]
+    if not sizes:
+        raise argparse.ArgumentTypeError("give at least one size, e.g. 640x480")
+    return sizes
 
 
 def _precisions(device: str, chosen: str | None) -> list[str]:
@@ -124,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
     modes = parse_methods(args.modes)
     if args.warmup < 1 or args.repeats < 1:
         raise FdstyleError("--warmup and --repeats must be ≥ 1")
-    devices = _split(args.devices) if args.devices else available_devices()
+    devices = _split(args.devices) if args.devices is not None else available_devices()
+    if not devices:
+        raise FdstyleError("--devices: give at least one device, e.g. cpu")
     gpu = [d for d in available_devices() if d != "cpu"]
     note = f"GPU devices: {', '.join(gpu)}" if gpu else "no GPU on this machine: CPU figures only"
     print(f"{note}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads; medians of {args.repeats} frames after {args.warmup} warm-up")

@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except Terminated:
-        print("terminated: partial output removed", file=sys.stderr)
+        print("terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("interrupted: partial output removed", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
     except MemoryError:
         print("error: out of memory (try --resize or --processing-height)", file=sys.stderr)

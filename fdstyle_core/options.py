@@ -101,6 +101,8 @@ def output_file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: the file is read-only")
     _writable_place(path.parent)
     return path
 
@@ -113,8 +115,14 @@ def output_folder(text: str) -> Path:
 
 
 def write_json(path: Path, report: dict) -> None:
+    """Write under a temporary name, then rename: a stopped run never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(json.dumps(report, indent=1))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     print(f"wrote {path}")
 
 

@@ -128,7 +128,7 @@ class Pipeline:
             or new_style
             or device != self.device
             or config.mode != old.mode
-            or config.processing_height != old.processing_height
+            or painting_height(config.processing_height, device) != self.painter.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
         if moved or restart:  # a mask-only change keeps the painter and its normalization statistics

@@ -128,8 +128,11 @@ def _atomic_save(obj: Any, path: Path) -> None:
     """Write then rename, so an interrupted save never leaves a truncated checkpoint or model."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class Trainer:

@@ -109,6 +109,8 @@ def _read_weights(source: Path) -> dict[str, torch.Tensor]:
             with np.load(source, allow_pickle=False) as archive:
                 return {key: torch.from_numpy(archive[key].astype(np.float32)) for key in archive.files}
         raw = torch.load(source, map_location="cpu", weights_only=True)
+    except OSError:
+        raise  # unreadable, not malformed: the command line says which file and why
     except Exception:  # numpy, zipfile and torch raise many types, torch with advice to load unsafely
         raise FdstyleError(
             f"cannot read VGG weights {source.name}: not a .npz or a PyTorch .pth of tensors (damaged, another "

@@ -62,7 +62,10 @@ PROCESSING_HEIGHTS: list[tuple[str, int]] = [
 
 
 def defaults() -> dict[str, Any]:
-    """Defaults taken from the core engine, so the script and the CLI start out the same."""
+    """Defaults taken from the core engine, so the script and the CLI start out the same.
+
+    Except the processing height: the CLI paints files at full size, live needs Automatic.
+    """
     mask = MaskParams()
     style = default_style()
     return {

@@ -83,9 +83,12 @@ def wait_for(check: Callable[[], Any], what: str, obs: Obs, timeout: float = WAI
         if result is not None and result is not False and (isinstance(result, np.ndarray) or result):
             return result
         time.sleep(0.25)
-    raise AssertionError(
-        f"timed out waiting for {what}; status {obs.vendor('get_status')}\nOBS output:\n{obs.output_tail(2000)}"
-    )
+    tail = obs.output_tail(2000)  # first: the status request fails if OBS is gone
+    try:
+        status: Any = obs.vendor("get_status")
+    except Exception as exc:  # noqa: BLE001 - any failure is part of the report
+        status = f"unavailable ({exc})"
+    raise AssertionError(f"timed out waiting for {what}; status {status}\nOBS output:\n{tail}")
 
 
 def next_output(obs: Obs, previous: np.ndarray | None) -> np.ndarray:
