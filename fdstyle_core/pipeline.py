@@ -35,7 +35,7 @@ DEFAULT_MODE = "reference"
 HALF_TOLERANCE = 2.0
 # processing_height values: 0 paints at the frame's own size; AUTO at a height the device keeps
 # live: at most AUTO_HEIGHTS[device type], the frame's own size on a CUDA GPU.  Measured on a
-# 2-core CPU: 640×360 takes about 1.2 s a frame, 1920×1080 about 17 s.
+# 2-core CPU: 640×360 takes about 1 s a frame, 1920×1080 about 17 s.
 FULL_SIZE = 0
 AUTO_HEIGHT = -1
 AUTO_HEIGHTS = {"cpu": 360, "mps": 720}
