@@ -102,6 +102,7 @@ class Pipeline:
         self.style_path: Path | None = None
         self._net: TransformerNet | None = None
         self._stabilizer: Stabilizer = PerFrame()
+        self.painter: Painter  # made by configure
         self._frame_shape: tuple[int, int] | None = None
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
