@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import replaced_on_success
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import FdstyleError
 from .pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, DEFAULT_MODE, FULL_SIZE, MODES, PipelineConfig
@@ -115,14 +116,9 @@ def output_folder(text: str) -> Path:
 
 
 def write_json(path: Path, report: dict) -> None:
-    """Write under a temporary name, then rename: a stopped run never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
+    with replaced_on_success(path) as tmp:
         tmp.write_text(json.dumps(report, indent=1))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     print(f"wrote {path}")
 
 

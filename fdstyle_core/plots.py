@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import replaced_on_success
 from .errors import FdstyleError
 from .metrics import gradient_energy, seam_pixels
 
@@ -35,6 +36,16 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path, **options) -> Path:  # type: ignore[no-untyped-def]
+    """Save (never a truncated figure, see :mod:`fdstyle_core.atomic`) and close."""
+    try:
+        with replaced_on_success(path) as tmp:
+            fig.savefig(tmp, **options)
+    finally:
+        _pyplot().close(fig)
+    return path
+
+
 def flicker_over_time(name: str, per_frame: dict[str, list[float | None]], path: Path) -> Path:
     """One line per method: background flicker of each frame (gaps where nothing was static)."""
     plt = _pyplot()
@@ -44,9 +55,7 @@ def flicker_over_time(name: str, per_frame: dict[str, list[float | None]], path:
     ax.set(title=f"{name}: background flicker per frame", xlabel="frame", ylabel="mean |O(t) − O(t−1)|, static pixels")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 def overlay(frame: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
@@ -86,9 +95,7 @@ def frame_strip(
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
     fig.suptitle(f"{name}: green = stylized fresh this frame, the rest kept from the previous output (no mask: all fresh)", fontsize=9)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110, bbox_inches="tight")
 
 
 def _worst_seam(outputs: list[np.ndarray], kept: list[np.ndarray | None]) -> tuple[int, int, int]:
@@ -130,6 +137,4 @@ def seam_zoom(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{name}: frame {t}, {side}×{side} px at ({x}, {y}), ×{SEAM_ZOOM} nearest", fontsize=9)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110, bbox_inches="tight")

@@ -7,10 +7,10 @@ the network was trained, so a shipped style can be reproduced and its licence ch
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from .atomic import replaced_on_success
 from .errors import FdstyleError
 from .styles import MANIFEST_NAME
 
@@ -53,7 +53,6 @@ def record_entry(folder: Path, entry: dict[str, Any], make_default: bool) -> Pat
                 other["default"] = False
     styles.append({**entry, "default": make_default or bool(entry.get("default", False))})
     data["styles"] = sorted(styles, key=lambda e: str(e.get("name", "")) if isinstance(e, dict) else "")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with replaced_on_success(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

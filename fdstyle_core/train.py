@@ -8,7 +8,6 @@ with pytorch/examples key names plus a manifest entry saying how it was trained.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .atomic import replaced_on_success
 from .devices import device_label, resolve_device
 from .errors import FdstyleError
 from .network import SIZE_MULTIPLE, TransformerNet
@@ -127,12 +127,8 @@ def _preview_frame(path: Path) -> np.ndarray:
 def _atomic_save(obj: Any, path: Path) -> None:
     """Write then rename, so an interrupted save never leaves a truncated checkpoint or model."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with replaced_on_success(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class Trainer:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdstyle_core.atomic import replaced_on_success
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.video_io import FrameSink, open_source
 from tests.conftest import REPO
@@ -239,3 +240,15 @@ def test_unwritable_outputs_give_one_line(tmp_path: Path, candy: Path, data_dir:
 )
 def test_bad_numbers_give_one_line(args: list[str], fragment: str) -> None:
     assert_one_line_error(cli(*args), fragment)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), replaced_on_success(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("stopped midway")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with replaced_on_success(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
