@@ -7,7 +7,8 @@ import importlib
 import signal
 import sys
 import threading
-from typing import NoReturn
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 
 from .errors import FdstyleError
 
@@ -46,6 +47,20 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: object) -> NoReturn:
     raise Terminated()
+
+
+@contextmanager
+def stop_signals_ignored() -> Iterator[None]:
+    """Clean-up after a stop must finish: a second Ctrl-C or SIGTERM meanwhile is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .cli import stop_signals_ignored
 from .options import add_mode_option, add_pipeline_options, pipeline_config, prepare_frame
 from .pipeline import Pipeline
 from .video_io import FrameSink, open_source
@@ -53,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         for s in sinks:
             s.commit()
     except BaseException:
-        for s in sinks:
-            s.discard()
+        with stop_signals_ignored():
+            for s in sinks:
+                s.discard()
         raise
     finally:
         source.close()

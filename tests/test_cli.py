@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from fdstyle_core.atomic import replaced_on_success
+from fdstyle_core.cli import stop_signals_ignored
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.video_io import FrameSink, open_source
 from tests.conftest import REPO
@@ -252,3 +253,20 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     with replaced_on_success(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+
+
+def test_clean_up_after_a_stop_is_not_cut_short_by_a_second_signal() -> None:
+    def got_through(number: int, frame: object) -> None:
+        raise AssertionError(f"signal {number} reached the clean-up")
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, got_through) for number in stops}
+    try:
+        with stop_signals_ignored():
+            for number in stops:  # a second Ctrl-C, a SIGTERM, while partial files are being removed
+                os.kill(os.getpid(), number)
+            time.sleep(0.05)
+        assert all(signal.getsignal(number) is got_through for number in stops), "handlers restored"
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
