@@ -241,14 +241,14 @@ def _add_list(props: Any, key: str, label: str, items: list[tuple[str, Any]], ed
 
     The stored value stays listed even when it is not among ``items`` (a camera that is gone for
     now, a height set remotely or by an older version), so opening the window does not change it.
+    An editable list shows the stored text in its own field (OBS stores what the field shows).
     """
-    if _session is not None:
-        getter = obs.obs_data_get_int if fsettings.KEY_TYPES[key] is int else obs.obs_data_get_string
-        current = getter(_session.settings, key)
-        if current not in ("", *(value for _, value in items)):
-            items = [*items, (str(current), current)]
-    kind = obs.OBS_COMBO_TYPE_EDITABLE if editable else obs.OBS_COMBO_TYPE_LIST
     numeric = fsettings.KEY_TYPES[key] is int
+    if _session is not None and not editable:
+        current = (obs.obs_data_get_int if numeric else obs.obs_data_get_string)(_session.settings, key)
+        if current not in ("", *(value for _, value in items)):
+            items = [*items, (f"{current} px" if numeric else current, current)]
+    kind = obs.OBS_COMBO_TYPE_EDITABLE if editable else obs.OBS_COMBO_TYPE_LIST
     value_format = obs.OBS_COMBO_FORMAT_INT if numeric else obs.OBS_COMBO_FORMAT_STRING
     prop = obs.obs_properties_add_list(props, key, label, kind, value_format)
     add_item = obs.obs_property_list_add_int if numeric else obs.obs_property_list_add_string

@@ -42,6 +42,8 @@ MAX_PARTS = 24
 REGION_MAX_COST = 0.9
 # Re-measure normalization statistics with a full pass at least this often (frames).
 STATS_REFRESH_FRAMES = 60
+# Above this share of the frame, the mask filters run on the whole frame instead of a window.
+WINDOW_MAX_SHARE = 0.7
 
 
 def changed_region(changed: torch.Tensor, params: MaskParams) -> torch.Tensor:
@@ -74,15 +76,18 @@ def repaint_masks(changed: torch.Tensor, params: MaskParams) -> tuple[torch.Tens
     the same result, without the whole-frame filters that were most of this mode's own cost on a
     CPU (~90 ms a 1280×720 frame).
     """
-    region, alpha = torch.zeros_like(changed), torch.zeros_like(changed)
     box = bounding_box(changed)
     if box is None:
-        return region, alpha
+        return torch.zeros_like(changed), torch.zeros_like(changed)
     grow = (params.erode_kernel - 1) * params.erode_iters // 2
     margin = 1 + grow + 2 * params.feather + 1  # speck window, growth, feather's two passes, edge
     height, width = changed.shape[-2:]
     y0, y1 = max(0, box[0] - margin), min(height, box[1] + margin)
     x0, x1 = max(0, box[2] - margin), min(width, box[3] + margin)
+    if (y1 - y0) * (x1 - x0) > WINDOW_MAX_SHARE * height * width:  # copying in and out would cost more
+        region = changed_region(changed, params)
+        return region, feathered(region, params.feather)
+    region, alpha = torch.zeros_like(changed), torch.zeros_like(changed)
     region[..., y0:y1, x0:x1] = changed_region(changed[..., y0:y1, x0:x1], params)
     alpha[..., y0:y1, x0:x1] = feathered(region[..., y0:y1, x0:x1], params.feather)
     return region, alpha

@@ -255,6 +255,19 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
 
 
+def test_a_replaced_file_keeps_its_link_and_permissions(tmp_path: Path) -> None:
+    shared, link = tmp_path / "shared.json", tmp_path / "link.json"
+    shared.write_text("old")
+    shared.chmod(0o664)
+    link.symlink_to(shared)
+    with replaced_on_success(link) as first, replaced_on_success(link) as second:
+        assert first != second, "two writers never share a temporary file"
+        first.write_text("one")
+        second.write_text("two")
+    assert link.is_symlink() and shared.read_text() == "one"
+    assert shared.stat().st_mode & 0o777 == 0o664
+
+
 def test_clean_up_after_a_stop_is_not_cut_short_by_a_second_signal() -> None:
     def got_through(number: int, frame: object) -> None:
         raise AssertionError(f"signal {number} reached the clean-up")

@@ -174,7 +174,7 @@ def test_every_setting_has_a_bounded_property_with_a_tooltip(script: types.Modul
 
 def test_stored_values_missing_from_a_list_stay_listed(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType) -> None:
     """A camera that is gone for now, a height set remotely: opening the window must not change them."""
-    stored = FakeData({**settings.defaults(), "camera_source": "Gone camera", "processing_height": 296})
+    stored = FakeData({**settings.defaults(), "camera_source": "Gone camera", "processing_height": 296, "style": "Candy"})
     monkeypatch.setattr(script, "_session", types.SimpleNamespace(settings=stored, status=lambda: {"text": ""}))
     script.obs.obs_data_get_int = script.obs.obs_data_get_string = lambda data, key: data[key]
     script.obs.obs_data_set_string = lambda data, key, value: None
@@ -182,6 +182,7 @@ def test_stored_values_missing_from_a_list_stay_listed(monkeypatch: pytest.Monke
     assert props.items["camera_source"] == ["Gone camera"]
     assert props.items["processing_height"] == [value for _, value in settings.PROCESSING_HEIGHTS] + [296]
     assert props.items["mode"] == list(MODES)
+    assert "Candy" not in props.items["style"]  # an editable list shows the stored text in its own field
 
 
 def test_missing_torch_is_explained_not_raised(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fdstyle_core import reference
 from fdstyle_core.cli import main
 from fdstyle_core.metrics import background_flicker, motion_change
 from fdstyle_core.painter import Painter
@@ -250,7 +252,9 @@ def test_repaint_masks_on_the_changed_window_equal_whole_frame_filters(
     for y, x in points:
         changed[data.draw(st.integers(0, 1)), 0, y, max(0, x - 1) : x + 1] = 1  # specks and pairs
     params = MaskParams(feather=feather, erode_kernel=erode_kernel, erode_iters=erode_iters)
-    region, alpha = repaint_masks(changed, params)
     expected_region = changed_region(changed, params)
-    assert torch.equal(region, expected_region)
-    assert torch.allclose(alpha, feathered(expected_region, feather), atol=1e-6)
+    for window_max_share in (reference.WINDOW_MAX_SHARE, 1.0):  # 1.0: the window even when it is large
+        with mock.patch.object(reference, "WINDOW_MAX_SHARE", window_max_share):
+            region, alpha = repaint_masks(changed, params)
+        assert torch.equal(region, expected_region)
+        assert torch.allclose(alpha, feathered(expected_region, feather), atol=1e-6)
