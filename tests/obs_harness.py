@@ -67,6 +67,12 @@ def scene_collection(name: str, camera_file: Path, script: dict[str, Any] | None
     return collection
 
 
+def empty_collection(name: str) -> dict[str, Any]:
+    """One empty scene: OBS alone, for a baseline that no source of ours (or OBS's) can disturb."""
+    scene = {"id": "scene", "versioned_id": "scene", "name": "Scene", "settings": {"items": [], "id_counter": 0}}
+    return {"name": name, "current_scene": "Scene", "current_program_scene": "Scene", "scene_order": [{"name": "Scene"}], "sources": [scene]}
+
+
 class Obs:
     """One OBS process under its own Xvfb; use as a context manager."""
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from obsws_python.error import OBSSDKRequestError
 
-from obs_harness import OBS_FPS, Obs, scene_collection
+from obs_harness import OBS_FPS, Obs, empty_collection, scene_collection
 from tests.conftest import require
 
 pytestmark = pytest.mark.obs
@@ -34,6 +34,7 @@ PROCESSING_HEIGHT = 96
 CLIP_A = (192, 144)
 CLIP_B = (256, 144)
 WAIT_S = 90  # CPU inference is slow on a shared CI machine; every wait polls and ends early
+BASELINE_ATTEMPTS = 5  # OBS 29.0.2's own exit crash, see test_sigint_exits_cleanly_without_extra_leaks
 
 
 def make_clip(source: Path, target: Path, size: tuple[int, int], start_s: int) -> Path:
@@ -245,20 +246,24 @@ def test_obs_kept_rendering_at_its_frame_rate(obs_run: Obs) -> None:
     assert skipped <= 0.05 * total
 
 
-def test_sigint_exits_cleanly_without_extra_leaks(obs_run: Obs, clips: dict[str, Path], tmp_path: Path) -> None:
+def test_sigint_exits_cleanly_without_extra_leaks(obs_run: Obs, tmp_path: Path) -> None:
     obs_run.stop()
     assert obs_run.exit_code == 0, obs_run.output_tail()
     assert obs_run.shutdown_s is not None and obs_run.shutdown_s < 10
     assert "fdstyle] unloaded" in obs_run.log_text()
-    # OBS 29.0.2 itself reports one leak at exit plus one per scene-collection switch, script or
-    # not, so the baseline starts in the same collection and replays the same switches.
+    # OBS 29.0.2 itself reports one leak at exit plus one per scene-collection switch, whatever the
+    # scenes hold (13 after 12 switches with our scenes or empty ones), so the baseline replays the
+    # same switches between empty collections.  With the looping media file and no fdstyle script,
+    # OBS has crashed at exit now and then (SIGSEGV after "All scene data cleared"): empty scenes
+    # avoid that, and the baseline may still retry.
     names = [collection["name"] for collection in obs_run.collections]
-    for attempt in range(2):  # OBS 29.0.2 alone, without any script, has crashed at exit once (SIGSEGV)
-        with Obs(tmp_path / f"baseline{attempt}", [scene_collection(name, clips["a"], None) for name in names]) as baseline:
+    for attempt in range(BASELINE_ATTEMPTS):
+        with Obs(tmp_path / f"baseline{attempt}", [empty_collection(name) for name in names]) as baseline:
             for name in obs_run.switched_to:
                 baseline.switch_collection(name)
         if baseline.exit_code == 0:
             break
     assert baseline.exit_code == 0, baseline.output_tail()
-    print(f"shutdown {obs_run.shutdown_s:.1f} s; leaks with script {obs_run.leaks()}, without {baseline.leaks()}")
+    print(f"shutdown {obs_run.shutdown_s:.1f} s; leaks with script {obs_run.leaks()}, without {baseline.leaks()} "
+          f"(script-free OBS crashes at exit before a clean baseline: {attempt})")
     assert obs_run.leaks() <= baseline.leaks()
