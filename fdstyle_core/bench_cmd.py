@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .devices import available_devices, device_label
 from .errors import FdstyleError
 from .eval_cmd import method_settings, parse_methods
-from .options import output_file, parse_processing_height, parse_size_arg, style_argument, write_json
+from .options import output_file, parse_processing_height, parse_size_arg, positive_int, style_argument, write_json
 from .pipeline import FULL_SIZE, MODES, Pipeline, PipelineConfig
 from .video_io import open_source
 
@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--processing-height", type=parse_processing_height, default=FULL_SIZE,
         help="paint at most this many rows high (0 = frame size; auto = what the OBS script uses by default)",
     )
-    parser.add_argument("--warmup", type=int, default=2, help="frames run first and not timed (≥ 1)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed frames per configuration")
+    parser.add_argument("--warmup", type=positive_int, default=2, help="frames run first and not timed (≥ 1)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed frames per configuration")
     parser.add_argument("--clip", help="time on this video or frame folder's first warm-up + repeats frames instead of synthetic ones")
     parser.add_argument("--json", type=output_file, help="write the results here")
 
@@ -125,8 +125,6 @@ def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict
 
 def run(args: argparse.Namespace) -> int:
     modes = parse_methods(args.modes)
-    if args.warmup < 1 or args.repeats < 1:
-        raise FdstyleError("--warmup and --repeats must be ≥ 1")
     devices = _split(args.devices) if args.devices is not None else available_devices()
     if not devices:
         raise FdstyleError("--devices: give at least one device, e.g. cpu")

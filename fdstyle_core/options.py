@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import replaced_on_success
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import FdstyleError
-from .pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, DEFAULT_MODE, FULL_SIZE, MODES, PipelineConfig
+from .pipeline import AUTO_HEIGHT, DEFAULT_MODE, FULL_SIZE, MODES, PipelineConfig, auto_height_rule
 from .stabilizer import MaskParams
 from .styles import default_style
 from .video_io import parse_size
@@ -53,9 +53,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     parser.add_argument(
         "--processing-height", type=parse_processing_height, default=FULL_SIZE,
-        help="stylize at most this many rows high (0 = frame size; auto = "
-        + ", ".join(f"{height} on {kind}" for kind, height in AUTO_HEIGHTS.items())
-        + ", frame size on CUDA)",
+        help=f"stylize at most this many rows high (0 = frame size; auto = {auto_height_rule()})",
     )
     parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
     parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")

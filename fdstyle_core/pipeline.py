@@ -59,6 +59,11 @@ class PipelineConfig:
             raise FdstyleError(f"processing height must be ≥ 0 (or auto), got {self.processing_height}")
 
 
+def auto_height_rule() -> str:
+    """What AUTO_HEIGHT means, in words, for help texts and the OBS list."""
+    return ", ".join(f"{height} on {kind.upper()}" for kind, height in AUTO_HEIGHTS.items()) + ", full size on CUDA"
+
+
 def painting_height(processing_height: int, device: torch.device) -> int:
     """The height the painter is given (0 = the frame's size), with AUTO_HEIGHT resolved for ``device``."""
     if processing_height == AUTO_HEIGHT:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from fdstyle_core.devices import DEVICE_CHOICES
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, DEFAULT_MODE, FULL_SIZE, PipelineConfig
+from fdstyle_core.pipeline import AUTO_HEIGHT, DEFAULT_MODE, FULL_SIZE, PipelineConfig, auto_height_rule
 from fdstyle_core.stabilizer import MaskParams
 from fdstyle_core.styles import default_style
 from fdstyle_core.worker import WorkerConfig
@@ -54,8 +54,7 @@ LIMITS: dict[str, tuple[float, float]] = {
 # The processing heights offered in the script's list (remote requests may set any within LIMITS).
 # Live, the default is AUTO: a camera's full size is far too slow for a CPU.
 PROCESSING_HEIGHTS: list[tuple[str, int]] = [
-    ("Automatic (" + ", ".join(f"{height} on {kind.upper()}" for kind, height in AUTO_HEIGHTS.items())
-     + ", camera size on CUDA)", AUTO_HEIGHT),
+    (f"Automatic ({auto_height_rule()})", AUTO_HEIGHT),
     ("Camera size", FULL_SIZE),
     *((f"{height} px", height) for height in (1080, 720, 540, 480, 360, 240, 180)),
 ]
