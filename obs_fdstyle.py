@@ -2,26 +2,27 @@
 
 Load it in Tools > Scripts, pick the camera and a style, and add the "fdstyle output" source to
 a scene.  This file stays thin: it finds its packages, builds the properties, and connects OBS's
-settings to the worker thread (fdstyle_core.worker) and the ctypes frame path (fdstyle_obs.libobs).
+settings to the worker thread (fdstyle_core.live.worker) and the ctypes frame path (fdstyle_obs.libobs).
 Only the UI thread runs code here: obs-websocket requests reach :func:`_remote` through
 ``fdstyle_obs.libobs.on_ui_thread``, because the script's settings belong to that thread.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import site
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO_DIR = Path(__file__).resolve().parent
 VENV_ENV = "FDSTYLE_VENV"
 if str(REPO_DIR) not in sys.path:  # the checkout holds fdstyle_core and fdstyle_obs
     sys.path.insert(0, str(REPO_DIR))
 
-from fdstyle_core.paths import user_data_dir  # noqa: E402  (needs nothing installed)
+from fdstyle_core.io.paths import user_data_dir  # noqa: E402  (needs nothing installed)
 
 
 def venv_dir() -> Path:
@@ -36,6 +37,13 @@ def venv_site_packages(venv: Path) -> list[Path]:
     return [path for path in candidates if path.is_dir()]
 
 
+def installer_command() -> str:
+    """The one command that makes the environment this script looks in, for this OS."""
+    if sys.platform.startswith("win"):
+        return f'powershell -ExecutionPolicy Bypass -File "{REPO_DIR / "install" / "install.ps1"}"'
+    return f'bash "{REPO_DIR / "install" / "install.sh"}"'
+
+
 def _extend_path() -> None:
     for path in venv_site_packages(venv_dir()):
         site.addsitedir(str(path))
@@ -45,21 +53,28 @@ _extend_path()
 
 import obspython as obs  # noqa: E402  (provided by OBS)
 
-try:
-    from fdstyle_core.devices import DEVICE_CHOICES
-    from fdstyle_core.errors import FdstyleError
-    from fdstyle_core.pipeline import MODES
-    from fdstyle_core.styles import find_styles
-    from fdstyle_core.worker import WORKER_THREAD, Worker
+try:  # ctypes only: the output source type is registered even when the engine is missing
     from fdstyle_obs import libobs
+except Exception as exc:  # an OBS without libobs where ctypes looks (should not happen)
+    libobs = None  # type: ignore[assignment]
+    LIBOBS_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    LIBOBS_ERROR = ""
+
+try:
+    from fdstyle_core.engine.devices import DEVICE_CHOICES
+    from fdstyle_core.errors import FdstyleError
+    from fdstyle_core.stabilizers import MODES, REGISTRY
+    from fdstyle_core.engine.styles import find_styles
+    from fdstyle_core.live.worker import WORKER_THREAD, Worker
     from fdstyle_obs import settings as fsettings
 
     IMPORT_ERROR = ""
-except ImportError as exc:  # torch or numpy missing: explain instead of failing to load
+except Exception as exc:  # torch, numpy or opencv missing (or broken): explain instead of failing to load
     IMPORT_ERROR = (
-        f"fdstyle cannot start: {exc}. Run install/install.sh (Linux, macOS) or install/install.ps1 "
-        f"(Windows) from {REPO_DIR}, then reload this script. Python {sys.version.split()[0]} looked in "
-        f"{venv_dir()} (set {VENV_ENV} to another environment)."
+        f"fdstyle cannot start: {type(exc).__name__}: {exc}. To install what it needs, run "
+        f"{installer_command()} then reload this script (Tools › Scripts › ⟳). "
+        f"Python {sys.version.split()[0]} looked in {venv_dir()} (set {VENV_ENV} to another environment)."
     )
 
 log = logging.getLogger("fdstyle")
@@ -68,18 +83,11 @@ STYLE_FILE_KEY = "style_file"  # the file picker; its choice is copied into "sty
 # Shorter GIL switch interval so OBS's graphics thread gets the GIL back quickly from the worker.
 SWITCH_INTERVAL_S = 0.002
 STOP_TIMEOUT_S = 10.0
-MODE_HELP = {
-    "paper": "repaint only what moved since the last frame (the paper's method)",
-    "perframe": "paint every frame anew (flickers; for comparison)",
-    "reference": "repaint a pixel once it differs from what it was last painted from (no ghosts, no seams)",
-    "flow": "carry the last painting along the optical flow (a baseline)",
-}
 TOOLTIPS = {
     "camera_source": "The video source to paint, usually your Video Capture Device.",
     "enabled": "Off: the output shows the camera unchanged, so your call still sees you.",
     "style": "A style from the models folder, or the path of any pytorch/examples-compatible .pth file.",
     STYLE_FILE_KEY: "Pick a .pth style file; it is copied into Style above.",
-    "mode": " ".join(f"{mode}: {MODE_HELP.get(mode, 'see the README')}." for mode in MODES),
     "threshold": "Grey levels a pixel may change and still count as unchanged background (0-255).",
     "auto_threshold": "Raise the threshold on a noisy camera: T = max(Threshold T, 4 × the measured noise), at most 40.",
     "dilate_kernel": "paper mode: side of the square that closes small holes in the background mask (odd). "
@@ -202,9 +210,28 @@ def _remote(request_type: str, request: dict) -> dict:
 # -- OBS script API -----------------------------------------------------------------------
 
 
+def _guarded(fallback: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """No traceback reaches OBS from an entry point: an unexpected error becomes one log line."""
+
+    def wrap(entry: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(entry)
+        def guarded(*args: Any) -> Any:
+            try:
+                return entry(*args)
+            except Exception as exc:  # noqa: BLE001 - the boundary to OBS
+                message = f"[fdstyle] {entry.__name__} failed: {type(exc).__name__}: {exc}"
+                obs.script_log(obs.LOG_ERROR, message)
+                return fallback() if callable(fallback) else fallback
+
+        return guarded
+
+    return wrap
+
+
+@_guarded("fdstyle")
 def script_description() -> str:
-    if IMPORT_ERROR:
-        return f"<b>fdstyle</b><br>{IMPORT_ERROR}"
+    if IMPORT_ERROR or LIBOBS_ERROR:
+        return f"<b>fdstyle</b><br>{IMPORT_ERROR or LIBOBS_ERROR}"
     return (
         "<b>fdstyle</b>: a live, flicker-free painting of your camera.<br>"
         'Pick the camera and a style, then add the <b>"fdstyle output"</b> source to a scene '
@@ -212,6 +239,7 @@ def script_description() -> str:
     )
 
 
+@_guarded()
 def script_defaults(settings: Any) -> None:
     if IMPORT_ERROR:
         return
@@ -283,10 +311,11 @@ def _on_refresh(props: Any, prop: Any) -> bool:
     return True  # re-draws the properties, which re-reads the status
 
 
+@_guarded(obs.obs_properties_create)
 def script_properties() -> Any:
     props = obs.obs_properties_create()
-    if IMPORT_ERROR:
-        obs.obs_properties_add_text(props, "error", IMPORT_ERROR, obs.OBS_TEXT_INFO)
+    if IMPORT_ERROR or LIBOBS_ERROR:
+        obs.obs_properties_add_text(props, "error", IMPORT_ERROR or LIBOBS_ERROR, obs.OBS_TEXT_INFO)
         return props
     _add_list(props, "camera_source", "Camera source", [(name, name) for name in _video_source_names()])
     obs.obs_properties_add_bool(props, "enabled", "Enabled")
@@ -307,7 +336,8 @@ def script_properties() -> Any:
     _add_list(props, "processing_height", "Processing height", fsettings.PROCESSING_HEIGHTS)
     _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
-    for key, tip in TOOLTIPS.items():
+    mode_tip = " ".join(f"{mode}: {REGISTRY[mode].help}." for mode in MODES)
+    for key, tip in {**TOOLTIPS, "mode": mode_tip}.items():
         prop = obs.obs_properties_get(props, key)
         if prop is not None:
             obs.obs_property_set_long_description(prop, tip)
@@ -318,17 +348,19 @@ def script_properties() -> Any:
     return props
 
 
+@_guarded()
 def script_load(settings: Any) -> None:
     global _session, _log_handler, _previous_switch_interval
-    if IMPORT_ERROR:
-        obs.script_log(obs.LOG_ERROR, IMPORT_ERROR)
+    if libobs is not None:  # scenes that hold the output source keep loading, even without the engine
+        libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
+    if IMPORT_ERROR or LIBOBS_ERROR:
+        obs.script_log(obs.LOG_ERROR, f"[fdstyle] {IMPORT_ERROR or LIBOBS_ERROR}")
         return
     _log_handler = libobs.BlogHandler()
     log.addHandler(_log_handler)
     log.setLevel(logging.INFO)
     _previous_switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
     if not libobs.register_vendor():
         log.info("obs-websocket not available: remote control of fdstyle is off")
     _session = Session(settings)
@@ -337,14 +369,16 @@ def script_load(settings: Any) -> None:
     log.info("loaded (%s)", REPO_DIR)
 
 
+@_guarded()
 def script_update(settings: Any) -> None:
     if _session is not None:
         _session.apply()
 
 
+@_guarded()
 def script_unload() -> None:
     global _session, _log_handler
-    if IMPORT_ERROR:
+    if IMPORT_ERROR or LIBOBS_ERROR:
         return
     libobs.set_remote_handler(None)
     if _session is not None:

@@ -25,9 +25,10 @@ import time
 import types
 from ctypes import POINTER, Structure, byref, c_bool, c_char_p, c_float, c_int, c_size_t, c_uint8, c_uint32
 from ctypes import c_uint64, c_void_p
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where pixels move, so the source type registers without it
+    import numpy as np
 
 OUTPUT_SOURCE_ID = b"fdstyle_output"
 OUTPUT_DISPLAY_NAME = b"fdstyle output"
@@ -266,6 +267,8 @@ class OutputWriter:
         self._frame.range = VIDEO_RANGE_DEFAULT
 
     def __call__(self, rgba: np.ndarray) -> None:
+        import numpy as np
+
         rgba = np.ascontiguousarray(rgba)
         height, width = rgba.shape[:2]
         frame = self._frame
@@ -403,6 +406,8 @@ class SourceReader:
             lib_.obs_leave_graphics()
 
     def _map_copy(self, stage: int | None, width: int, height: int) -> np.ndarray | None:
+        import numpy as np
+
         data, linesize = c_void_p(), c_uint32()
         if not self._lib.gs_stagesurface_map(stage, byref(data), byref(linesize)):
             return None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from fdstyle_core.devices import DEVICE_CHOICES
+from fdstyle_core.engine.devices import DEVICE_CHOICES
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import AUTO_HEIGHT, DEFAULT_MODE, FULL_SIZE, PipelineConfig, auto_height_rule
-from fdstyle_core.stabilizer import MaskParams
-from fdstyle_core.styles import default_style
-from fdstyle_core.worker import WorkerConfig
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, FULL_SIZE, PipelineConfig, auto_height_rule
+from fdstyle_core.stabilizers import DEFAULT_MODE
+from fdstyle_core.stabilizers.base import MaskParams
+from fdstyle_core.engine.styles import default_style
+from fdstyle_core.live.worker import WorkerConfig
 
 # Fields of MaskParams the script exposes, with the type OBS stores them as.  The paper's five
 # knobs come first (threshold is whole grey levels in the UI); the rest tune the `reference` mode.

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.atomic import replaced_on_success
-from fdstyle_core.cli import stop_signals_ignored
+from fdstyle_core.io.atomic import replaced_on_success
+from fdstyle_core.cli.main import stop_signals_ignored
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.video_io import FrameSink, open_source
+from fdstyle_core.io.video import FrameSink, open_source
 from tests.conftest import REPO
 
 

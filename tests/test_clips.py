@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fdstyle_core.metrics import background_flicker, motion_change
-from fdstyle_core.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.evaluation.metrics import background_flicker, motion_change
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from tests.conftest import read_clip
 
 CLIPS = [

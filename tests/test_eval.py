@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fdstyle_core.cdnet import CdnetClip
-from fdstyle_core.cli import main
-from fdstyle_core.eval_cmd import COLUMNS, method_settings
-from fdstyle_core.eval_mask_cmd import Scored
-from fdstyle_core.masks import grey_differences, paper_foreground, sequential_foreground
-from fdstyle_core.pipeline import MODES
-from fdstyle_core.stabilizer import MaskParams
+from fdstyle_core.evaluation.cdnet import CdnetClip
+from fdstyle_core.cli.main import main
+from fdstyle_core.cli.evaluate import COLUMNS, method_settings
+from fdstyle_core.cli.evaluate_masks import Scored
+from fdstyle_core.evaluation.mask_scoring import grey_differences, paper_foreground, sequential_foreground
+from fdstyle_core.stabilizers import MODES
+from fdstyle_core.stabilizers.base import MaskParams
 
 METRICS = {key for key, _, _ in COLUMNS} | {"frame_ms"}
 VARIANT = "reference:feather=0:threshold=auto"

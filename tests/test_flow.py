@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdstyle_core.flow import FlowStabilizer
-from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.stabilizer import MaskParams
+from fdstyle_core.stabilizers.flow import FlowStabilizer
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.stabilizers.base import MaskParams
 
 from tests.synthetic import shifted, texture
 

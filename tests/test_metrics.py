@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fdstyle_core import metrics
-from fdstyle_core.flow import consistent
+from fdstyle_core.evaluation import metrics
+from fdstyle_core.stabilizers.optical_flow import consistent
 from tests.synthetic import shifted, texture
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.network import TransformerNet
-from fdstyle_core.pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, FULL_SIZE, Pipeline, PipelineConfig, painting_height
-from fdstyle_core.styles import load_network, read_state_dict
+from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHTS, FULL_SIZE, Pipeline, PipelineConfig, painting_height
+from fdstyle_core.engine.styles import load_network, read_state_dict
 from tests.conftest import read_rgb
 
 REFERENCES = [("candy", "candy"), ("mosaic", "mosaic"), ("rain_princess", "rain-princess"), ("udnie", "udnie")]

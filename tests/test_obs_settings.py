@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import DEFAULT_MODE, MODES
-from fdstyle_core.stabilizer import MaskParams
+from fdstyle_core.stabilizers import DEFAULT_MODE, MODES
+from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_obs import settings
 from tests.conftest import require
 
@@ -186,7 +186,7 @@ def test_stored_values_missing_from_a_list_stay_listed(monkeypatch: pytest.Monke
 
 
 def test_missing_torch_is_explained_not_raised(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType) -> None:
-    monkeypatch.setitem(sys.modules, "fdstyle_core.worker", None)  # import of it now fails
+    monkeypatch.setitem(sys.modules, "fdstyle_core.live.worker", None)  # import of it now fails
     sys.modules.pop("obs_fdstyle", None)
     broken = importlib.import_module("obs_fdstyle")
     assert "install/install.sh" in broken.script_description()

@@ -13,14 +13,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fdstyle_core import reference
-from fdstyle_core.cli import main
-from fdstyle_core.metrics import background_flicker, motion_change
-from fdstyle_core.painter import Painter
-from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
-from fdstyle_core.stabilizer import MaskParams, PaperStabilizer
-from fdstyle_core.styles import load_network
+from fdstyle_core.stabilizers import reference
+from fdstyle_core.cli.main import main
+from fdstyle_core.evaluation.metrics import background_flicker, motion_change
+from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.stabilizers.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
+from fdstyle_core.stabilizers.base import MaskParams
+from fdstyle_core.stabilizers.paper import PaperStabilizer
+from fdstyle_core.engine.styles import load_network
 from tests.conftest import read_clip
 from tests.synthetic import texture
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fdstyle_core.stabilizer import MaskParams, PaperStabilizer, grey, paper_mask
+from fdstyle_core.stabilizers.base import MaskParams, grey
+from fdstyle_core.stabilizers.paper import PaperStabilizer, paper_mask
 from fdstyle_core.errors import FdstyleError
 from tests.conftest import read_clip
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from fdstyle_core.errors import StyleError
-from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.stabilizer import MaskParams
-from fdstyle_core.styles import read_state_dict, resolve_style
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.stabilizers.base import MaskParams
+from fdstyle_core.engine.styles import read_state_dict, resolve_style
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_a_device_that_fails_to_start_leaves_the_running_network_alone(
     def broken_gpu(net: torch.nn.Module, device: torch.device, precision: str) -> torch.dtype:
         raise RuntimeError("CUDA error: out of memory")
 
-    monkeypatch.setattr("fdstyle_core.pipeline.resolve_device", lambda name: torch.device("meta"))
+    monkeypatch.setattr("fdstyle_core.engine.pipeline.resolve_device", lambda name: torch.device("meta"))
     monkeypatch.setattr(Pipeline, "_choose_dtype", staticmethod(broken_gpu))
     with pytest.raises(RuntimeError, match="out of memory"):
         pipeline.configure(PipelineConfig(style=str(candy), mode="perframe", device="cuda"))

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core import train_cmd
-from fdstyle_core.cli import COMMANDS
+from fdstyle_core.cli import train as train_cmd
+from fdstyle_core.cli.main import COMMANDS
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.perceptual import PerceptualLoss, StyleScale, parse_style_scales
-from fdstyle_core.style_manifest import REQUIRED_FIELDS
-from fdstyle_core.styles import PROJECT_MODELS_DIR, load_network, read_state_dict
-from fdstyle_core.train import TrainConfig, Trainer, train
-from fdstyle_core.train_data import ContentBatches
-from fdstyle_core.vgg import CAFFE_INPUT, build_features, layer_names, load_vgg
+from fdstyle_core.training.perceptual import PerceptualLoss, StyleScale, parse_style_scales
+from fdstyle_core.engine.manifest import REQUIRED_FIELDS
+from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, load_network, read_state_dict
+from fdstyle_core.training.trainer import TrainConfig, Trainer, train
+from fdstyle_core.training.data import ContentBatches
+from fdstyle_core.training.vgg import CAFFE_INPUT, build_features, layer_names, load_vgg
 
 from conftest import read_rgb
 
@@ -171,7 +171,7 @@ def test_batches_are_uint8_crops_even_from_photos_smaller_than_the_crop(tmp_path
 def test_train_command_decreases_the_loss_and_writes_a_loadable_style(
     tmp_path: Path, content: Path, partial_vgg: Path, starry: Path
 ) -> None:
-    assert COMMANDS["train"][0] == "fdstyle_core.train_cmd"
+    assert COMMANDS["train"][0] == "fdstyle_core.cli.train"
     parser = argparse.ArgumentParser()
     train_cmd.add_arguments(parser)
     output = tmp_path / "models" / "starry.pth"

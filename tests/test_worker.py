@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.worker import Worker, WorkerConfig, WorkerStatus
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.live.worker import Worker, WorkerConfig, WorkerStatus
 
 SIZE = (24, 32)
 

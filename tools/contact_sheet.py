@@ -20,12 +20,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fdstyle_core.devices import resolve_device  # noqa: E402
+from fdstyle_core.engine.devices import resolve_device  # noqa: E402
 from fdstyle_core.errors import FdstyleError  # noqa: E402
-from fdstyle_core.network import SIZE_MULTIPLE  # noqa: E402
-from fdstyle_core.styles import load_network  # noqa: E402
-from fdstyle_core.style_manifest import find_entry  # noqa: E402
-from fdstyle_core.video_io import open_source  # noqa: E402
+from fdstyle_core.engine.network import SIZE_MULTIPLE  # noqa: E402
+from fdstyle_core.engine.styles import load_network  # noqa: E402
+from fdstyle_core.engine.manifest import find_entry  # noqa: E402
+from fdstyle_core.io.video import open_source  # noqa: E402
 
 LABEL_WIDTH = 220
 TALKING_FRAME = 60

@@ -1,0 +1,184 @@
+"""Command-line options shared by every command that runs the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fdstyle_core.io.atomic import replaced_on_success
+from fdstyle_core.engine.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, FULL_SIZE, PipelineConfig, auto_height_rule
+from fdstyle_core.stabilizers import DEFAULT_MODE, MODES
+from fdstyle_core.stabilizers.base import MaskParams
+from fdstyle_core.engine.styles import default_style
+from fdstyle_core.io.video import parse_size
+
+_DEFAULTS = MaskParams()
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool = False) -> None:
+    style_help = "style name (see `styles`) or path to a pytorch/examples-compatible .pth"
+    parser.add_argument("--style", required=style_required, help=style_help)
+    parser.add_argument(
+        "--threshold", type=parse_threshold, default=_DEFAULTS.threshold,
+        help=f"T in grey levels 0–255 (default {_DEFAULTS.threshold:g}); 'auto' = --auto-threshold at the default T",
+    )
+    parser.add_argument(
+        "--auto-threshold", action="store_true",
+        help="raise T above --threshold when the camera is noisy (4σ of its frame-difference noise, at most 40)",
+    )
+    parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
+    parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help="odd square side")
+    parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters)
+    parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel, help="odd square side")
+    parser.add_argument("--feather", type=int, default=_DEFAULTS.feather, help="reference mode: px of soft seam")
+    parser.add_argument(
+        "--refresh-fraction", type=float, default=_DEFAULTS.refresh_fraction,
+        help="reference mode: share of changed pixels that repaints the whole frame",
+    )
+    parser.add_argument(
+        "--crossfade-frames", type=int, default=_DEFAULTS.crossfade_frames,
+        help="reference mode: frames of cross-fade on a whole-frame repaint (0 = cut)",
+    )
+    parser.add_argument(
+        "--no-skip-work", dest="skip_work", action="store_false",
+        help="reference mode: always run the network on the whole frame",
+    )
+    parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
+    parser.add_argument(
+        "--processing-height", type=parse_processing_height, default=FULL_SIZE,
+        help=f"stylize at most this many rows high (0 = frame size; auto = {auto_height_rule()})",
+    )
+    parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
+    parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")
+
+
+def add_mode_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=MODES)
+
+
+def parse_size_arg(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except FdstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got '{text}'")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _writable_place(path: Path) -> None:
+    """Refuse ``path`` unless its nearest existing folder can be written (missing folders are made)."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {existing} is not a writable folder")
+
+
+def output_file(text: str) -> Path:
+    """A file written at the end of a long run: refused before the run if it cannot be written."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: the file is read-only")
+    _writable_place(path.parent)
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder filled at the end of a long run: refused before the run if it cannot be."""
+    path = Path(text)
+    _writable_place(path)
+    return path
+
+
+def write_json(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_on_success(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=1))
+    print(f"wrote {path}")
+
+
+def parse_processing_height(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return AUTO_HEIGHT
+    return non_negative_int(text)
+
+
+def parse_threshold(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold must be a number or 'auto', got '{text}'") from None
+
+
+def mask_params(args: argparse.Namespace) -> MaskParams:
+    """MaskParams from the options; commands that do not offer an option get its default."""
+    auto = args.threshold == "auto" or getattr(args, "auto_threshold", False)
+    extra = {
+        name: getattr(args, name)
+        for name in ("feather", "refresh_fraction", "crossfade_frames", "skip_work")
+        if hasattr(args, name)
+    }
+    return MaskParams(
+        threshold=_DEFAULTS.threshold if args.threshold == "auto" else args.threshold,
+        auto_threshold=auto,
+        dilate_iters=args.dilate_iters,
+        dilate_kernel=args.dilate_kernel,
+        erode_iters=args.erode_iters,
+        erode_kernel=args.erode_kernel,
+        **extra,
+    )
+
+
+def style_argument(args: argparse.Namespace) -> str:
+    """The --style given, or the shipped default style."""
+    if args.style:
+        return args.style
+    style = default_style()
+    if style is None:
+        raise FdstyleError("no styles installed: pass --style PATH_TO.pth")
+    return str(style.path)
+
+
+def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
+    return PipelineConfig(
+        style=style_argument(args),
+        mode=mode,
+        mask=mask_params(args),
+        device=args.device,
+        precision=args.precision,
+        processing_height=args.processing_height,
+    )
+
+
+def prepare_frame(frame: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """Apply --resize (area averaging when shrinking, so no aliasing shimmer)."""
+    if args.resize is None or (frame.shape[1], frame.shape[0]) == tuple(args.resize):
+        return frame
+    shrink = args.resize[0] < frame.shape[1]
+    return cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -1,0 +1,69 @@
+"""`python -m fdstyle_core stylize`: run the pipeline over a video, frames, an image, a camera or the screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from fdstyle_core.cli.main import stop_signals_ignored
+from fdstyle_core.cli.options import add_mode_option, add_pipeline_options, pipeline_config, prepare_frame
+from fdstyle_core.engine.pipeline import Pipeline
+from fdstyle_core.io.video import FrameSink, open_source
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="video file, folder of frames, image, camera index, or screen[:X,Y,W,H]")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="video (.mp4/.avi/…), image, or a new folder")
+    add_mode_option(parser)
+    add_pipeline_options(parser)
+    parser.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
+    parser.add_argument("--mask-output", type=Path, help="also write the mask (white = kept from the previous output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    pipeline = Pipeline(pipeline_config(args, args.mode))
+    source = open_source(args.input)
+    total = source.frame_count
+    if args.max_frames:
+        total = min(total, args.max_frames) if total else args.max_frames
+    sinks: list[FrameSink] = []
+    started = time.perf_counter()
+    try:
+        sink = FrameSink(args.output, source.fps)
+        sinks.append(sink)
+        mask_sink = FrameSink(args.mask_output, source.fps) if args.mask_output else None
+        if mask_sink is not None:
+            sinks.append(mask_sink)
+        with tqdm(total=total, unit="frame", desc="stylize", file=sys.stderr, disable=None) as bar:
+            for index, raw in enumerate(source.frames()):
+                if args.max_frames and index >= args.max_frames:
+                    break
+                frame = prepare_frame(raw, args)
+                out = pipeline.process(frame)
+                picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
+                sink.write(picture)
+                if mask_sink is not None:
+                    mask = pipeline.mask_image()
+                    mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
+                bar.update(1)
+        for s in sinks:
+            s.commit()
+    except BaseException:
+        with stop_signals_ignored():
+            for s in sinks:
+                s.discard()
+        raise
+    finally:
+        source.close()
+    elapsed = time.perf_counter() - started
+    height, width = picture.shape[:2]
+    print(
+        f"wrote {args.output}: {sink.count} frames {width}x{height} in {elapsed:.1f} s "
+        f"({sink.count / elapsed:.2f} fps, {args.mode}, {pipeline.description})"
+    )
+    return 0

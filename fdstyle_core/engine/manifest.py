@@ -1,0 +1,58 @@
+"""Recording trained styles in a folder's ``styles.json`` (what ``styles.find_styles`` reads back).
+
+Training writes one entry per style: display name, the painting and its licence, and exactly how
+the network was trained, so a shipped style can be reproduced and its licence checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fdstyle_core.io.atomic import replaced_on_success
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.engine.styles import MANIFEST_NAME
+
+# Entries must say all of this; tests of shipped styles check it.
+REQUIRED_FIELDS = (
+    "name", "display_name", "painting", "title", "artist", "year", "licence",
+    "loss_network", "content_layer", "style_layers", "weights", "steps", "images_seen", "data",
+)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {"styles": []}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FdstyleError(f"style manifest {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("styles", []), list):
+        raise FdstyleError(f"style manifest {path} has no 'styles' list")
+    data.setdefault("styles", [])
+    return data
+
+
+def find_entry(folder: Path, name: str) -> dict[str, Any] | None:
+    """The manifest entry for ``name`` in ``folder``, if there is one."""
+    for entry in _load(folder / MANIFEST_NAME)["styles"]:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def record_entry(folder: Path, entry: dict[str, Any], make_default: bool) -> Path:
+    """Add or replace ``entry`` (by name) in ``folder``'s manifest; ``make_default`` clears the others'."""
+    path = folder / MANIFEST_NAME
+    data = _load(path)
+    styles = [e for e in data["styles"] if not (isinstance(e, dict) and e.get("name") == entry["name"])]
+    if make_default:
+        for other in styles:
+            if isinstance(other, dict):
+                other["default"] = False
+    styles.append({**entry, "default": make_default or bool(entry.get("default", False))})
+    data["styles"] = sorted(styles, key=lambda e: str(e.get("name", "")) if isinstance(e, dict) else "")
+    with replaced_on_success(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

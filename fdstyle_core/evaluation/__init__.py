@@ -1,0 +1,1 @@
+"""Evaluation: the metrics, CDnet clips and mask scoring, and the figures."""

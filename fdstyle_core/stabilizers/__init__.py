@@ -1,0 +1,53 @@
+"""The stabilizer modes: one registry that the pipeline, the command line, evaluation and OBS read.
+
+Each mode declares its class, a one-line help and the mask options it uses, so no caller
+needs to know which mode is which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fdstyle_core.stabilizers.base import MaskParams, Stabilizer, StepResult
+from fdstyle_core.stabilizers.flow import FlowStabilizer
+from fdstyle_core.stabilizers.paper import PaperStabilizer
+from fdstyle_core.stabilizers.perframe import PerFrame
+from fdstyle_core.stabilizers.reference import ReferenceStabilizer
+
+THRESHOLD_OPTIONS = ("threshold", "auto_threshold")
+CLOSING_OPTIONS = ("dilate_kernel", "dilate_iters", "erode_kernel", "erode_iters")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    stabilizer: type
+    help: str
+    options: tuple[str, ...]  # the MaskParams fields this mode reads
+
+    def uses(self, option: str) -> bool:
+        return option in self.options
+
+    def make(self, params: MaskParams) -> Stabilizer:
+        return self.stabilizer(params)
+
+
+MODE_LIST = (
+    Mode("reference", ReferenceStabilizer,
+         "repaint a pixel once it differs from what it was last painted from (no ghosts, no seams)",
+         (*THRESHOLD_OPTIONS, "erode_kernel", "erode_iters", "feather", "refresh_fraction", "crossfade_frames", "skip_work")),
+    Mode("paper", PaperStabilizer, "repaint only what moved since the last frame (the paper's method)",
+         (*THRESHOLD_OPTIONS, *CLOSING_OPTIONS)),
+    Mode("perframe", PerFrame, "paint every frame anew (flickers; for comparison)", ()),
+    Mode("flow", FlowStabilizer, "carry the last painting along the optical flow (a baseline)", ()),
+)
+REGISTRY: dict[str, Mode] = {mode.name: mode for mode in MODE_LIST}
+MODES = tuple(REGISTRY)
+DEFAULT_MODE = "reference"
+
+
+def make_stabilizer(mode: str, params: MaskParams) -> Stabilizer:
+    return REGISTRY[mode].make(params)
+
+
+__all__ = ["DEFAULT_MODE", "MODES", "REGISTRY", "MaskParams", "Mode", "Stabilizer", "StepResult", "make_stabilizer"]
