@@ -267,3 +267,22 @@ def test_sigint_exits_cleanly_without_extra_leaks(obs_run: Obs, tmp_path: Path) 
     print(f"shutdown {obs_run.shutdown_s:.1f} s; leaks with script {obs_run.leaks()}, without {baseline.leaks()} "
           f"(script-free OBS crashes at exit before a clean baseline: {attempt})")
     assert obs_run.leaks() <= baseline.leaks()
+
+
+def test_without_an_environment_the_script_explains_and_scenes_keep_their_source(
+    clips: dict[str, Path], candy: Path, tmp_path: Path
+) -> None:
+    """A new user adds the script before running the installer: no traceback, the installer
+    command in the log, the output source still created from the saved scene, a clean exit."""
+    empty_venv = tmp_path / "no-venv"
+    empty_venv.mkdir()
+    collection = scene_collection("Bare", clips["a"], script_entry(candy))
+    with Obs(tmp_path / "obs", [collection], env={"FDSTYLE_VENV": str(empty_venv)}) as obs:
+        wait_for(lambda: "fdstyle cannot start" in obs.log_text(), "the explanation in OBS's log", obs)
+        kinds = {item["inputName"]: item["inputKind"] for item in obs.client.get_input_list().inputs}
+        assert kinds.get("fdstyle") == "fdstyle_output", kinds
+    log = obs.log_text()
+    assert obs.exit_code == 0, obs.output_tail()
+    assert "Traceback" not in log, log[-3000:]
+    assert "install.sh" in log and str(empty_venv) in log
+    assert "Source ID 'fdstyle_output' not found" not in log

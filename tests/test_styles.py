@@ -82,11 +82,11 @@ def test_a_device_that_fails_to_start_leaves_the_running_network_alone(
     frame = np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     before = pipeline.process(frame)
 
-    def broken_gpu(net: torch.nn.Module, device: torch.device, precision: str) -> torch.dtype:
+    def broken_gpu(net: torch.nn.Module, device: torch.device, precision: str) -> object:
         raise RuntimeError("CUDA error: out of memory")
 
     monkeypatch.setattr("fdstyle_core.engine.pipeline.resolve_device", lambda name: torch.device("meta"))
-    monkeypatch.setattr(Pipeline, "_choose_dtype", staticmethod(broken_gpu))
+    monkeypatch.setattr("fdstyle_core.engine.pipeline.choose_precision", broken_gpu)
     with pytest.raises(RuntimeError, match="out of memory"):
         pipeline.configure(PipelineConfig(style=str(candy), mode="perframe", device="cuda"))
     assert np.array_equal(pipeline.process(frame), before)

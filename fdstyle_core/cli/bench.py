@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fdstyle_core.engine.devices import available_devices, device_label
+from fdstyle_core.engine.devices import available_devices, device_label, precision_name
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.cli.evaluate import method_settings, parse_methods
 from fdstyle_core.cli.options import output_file, parse_processing_height, parse_size_arg, positive_int, style_argument, write_json
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… as in eval"
     )
     parser.add_argument("--devices", help=f"comma-separated (default: all available: {', '.join(available_devices())})")
-    parser.add_argument("--precisions", help="comma-separated fp32/fp16 (default: fp32, plus fp16 on GPUs)")
+    parser.add_argument("--precisions", help="comma-separated fp32/fp16/bf16 (default: fp32, plus fp16 on GPUs)")
     parser.add_argument(
         "--processing-height", type=parse_processing_height, default=FULL_SIZE,
         help="paint at most this many rows high (0 = frame size; auto = what the OBS script uses by default)",
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
         config = PipelineConfig(style=style, device=device, precision=precision, processing_height=args.processing_height)
         pipeline = Pipeline(config)
-        where = {"device": device_label(pipeline.device), "precision": "fp16" if pipeline.dtype == torch.float16 else "fp32"}
+        where = {"device": device_label(pipeline.device), "precision": precision_name(pipeline.dtype)}
         painted = pipeline.painter.processing_height
         size_label = f"{width}x{height}" + (f"@{painted}p" if 0 < painted < height else "")  # painted smaller
         totals = {}

@@ -7,7 +7,10 @@ import torch
 from fdstyle_core.errors import FdstyleError
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
-PRECISION_CHOICES = ("auto", "fp32", "fp16")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16")
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Messages of errors that mean the device itself failed (not a bug in our code).
+_DEVICE_FAILURE_WORDS = ("out of memory", "cuda", "cudnn", "cublas", "mps", "metal", "device-side", "illegal memory")
 
 
 def _mps_available() -> bool:
@@ -49,3 +52,27 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return next(name for name, value in DTYPES.items() if value == dtype)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower()
+
+
+def is_device_failure(exc: BaseException, device: torch.device) -> bool:
+    """Out of memory, a driver error or a lost GPU: worth leaving the GPU for the CPU.
+
+    An operator the backend lacks (``NotImplementedError``, e.g. antialiased resizing on some MPS
+    builds) is not: the caller works around that op.  Any other exception is a bug, reported as one.
+    """
+    if device.type == "cpu" or isinstance(exc, NotImplementedError):
+        return False
+    if is_out_of_memory(exc):
+        return True
+    accelerator_error = getattr(torch, "AcceleratorError", ())
+    if accelerator_error and isinstance(exc, accelerator_error):
+        return True
+    return isinstance(exc, RuntimeError) and any(word in str(exc).lower() for word in _DEVICE_FAILURE_WORDS)

@@ -54,14 +54,18 @@ class StyleNorm(nn.InstanceNorm2d):
         self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Statistics live in fp32 whatever the compute dtype: the variances of these networks
+        # (input 0–255) reach millions, far above fp16's largest value (65504).
         if self.frozen is None:
             if self.recording:
-                var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+                var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
                 self.recorded = (mean, var)
-            return super().forward(x)
+            if x.dtype == torch.float32:
+                return super().forward(x)
+            return F.instance_norm(x.float(), weight=self.weight.float(), bias=self.bias.float(), eps=self.eps).to(x.dtype)
         mean, var = self.frozen
-        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
-        return (x - mean) * scale + self.bias.view(1, -1, 1, 1)
+        scale = self.weight.float().view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
+        return ((x.float() - mean) * scale + self.bias.float().view(1, -1, 1, 1)).to(x.dtype)
 
 
 class ResidualBlock(nn.Module):

@@ -86,7 +86,10 @@ class Painter:
         size = self._network_size(*frame.shape[-2:])
         if size == tuple(frame.shape[-2:]):
             return frame[:, :3]
-        return F.interpolate(frame[:, :3], size=size, mode="bilinear", antialias=True, align_corners=False)
+        try:
+            return F.interpolate(frame[:, :3], size=size, mode="bilinear", antialias=True, align_corners=False)
+        except NotImplementedError:  # antialiased resizing is missing on some MPS builds: area averaging
+            return F.interpolate(frame[:, :3], size=size, mode="area")
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
         """Paint the whole frame and remember its normalization statistics for regions."""

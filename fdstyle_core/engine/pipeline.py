@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdstyle_core.engine.devices import PRECISION_CHOICES, device_label, resolve_device, synchronize
+from fdstyle_core.engine.devices import PRECISION_CHOICES, device_label, precision_name, resolve_device, synchronize
+from fdstyle_core.engine.precision import choose_precision
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.network import TransformerNet
 from fdstyle_core.engine.painter import Painter
@@ -22,8 +23,6 @@ from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, MaskParams, Stabilizer
 from fdstyle_core.stabilizers.perframe import PerFrame
 from fdstyle_core.engine.styles import load_network, resolve_style
 
-# fp16 is kept only if it reproduces fp32 within this many grey levels on a test image.
-HALF_TOLERANCE = 2.0
 # processing_height values: 0 paints at the frame's own size; AUTO at a height the device keeps
 # live: at most AUTO_HEIGHTS[device type], the frame's own size on a CUDA GPU.  Measured on a
 # 2-core CPU: 640×360 takes about 1 s a frame, 1920×1080 about 17 s.
@@ -76,12 +75,6 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)  # views such as bgr[..., ::-1] cannot become tensors
 
 
-def _calibration_image(device: torch.device) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(0)
-    ramp = torch.linspace(0, 255, 96).expand(96, 96)
-    image = torch.stack([ramp, ramp.T, 255 - ramp]) + torch.rand(3, 96, 96, generator=gen) * 40
-    return image.clamp(0, 255)[None].to(device)
-
 
 class Pipeline:
     """Stylizes and stabilizes frames; call :meth:`configure` to change settings live."""
@@ -90,6 +83,7 @@ class Pipeline:
         self.config: PipelineConfig | None = None
         self.device = torch.device("cpu")
         self.dtype = torch.float32
+        self.precision_reason = ""
         self.style_path: Path | None = None
         self._net: TransformerNet | None = None
         self._stabilizer: Stabilizer = PerFrame()
@@ -113,8 +107,8 @@ class Pipeline:
             # stays untouched if the device or the fp16 check fails.
             net = load_network(style_path)
             net = net.to(device=device, dtype=torch.float32)
-            dtype = self._choose_dtype(net, device, config.precision)
-            self._net, self.dtype = net.to(dtype=dtype), dtype
+            choice = choose_precision(net, device, config.precision)
+            self._net, self.dtype, self.precision_reason = net.to(dtype=choice.dtype), choice.dtype, choice.reason
         restart = (
             old is None
             or new_style
@@ -132,30 +126,13 @@ class Pipeline:
         elif config.mask != old.mask:
             self._stabilizer.retune(config.mask)  # applies from the next frame, picture kept
 
-    @staticmethod
-    def _choose_dtype(net: TransformerNet, device: torch.device, precision: str) -> torch.dtype:
-        """fp16 only on GPUs, and only if it reproduces fp32 on a test image."""
-        if precision == "fp32" or (precision == "auto" and device.type == "cpu"):
-            return torch.float32
-        if precision == "fp16" and device.type == "cpu":
-            raise FdstyleError("fp16 is not supported on the CPU (it is slower there); use fp32 or auto")
-        image = _calibration_image(device)
-        with torch.inference_mode():
-            reference = net(image).clamp(0, 255)
-            half = net.to(torch.float16)(image.half()).float().clamp(0, 255)
-            net.to(torch.float32)
-        error = (half - reference).abs().mean().item()
-        if precision == "fp16" or (np.isfinite(error) and error <= HALF_TOLERANCE):
-            return torch.float16
-        return torch.float32
-
     def reset(self) -> None:
         self._stabilizer.reset()
         self.last_result = None
 
     @property
     def description(self) -> str:
-        precision = "fp16" if self.dtype == torch.float16 else "fp32"
+        precision = precision_name(self.dtype)
         height = self.painter.processing_height
         return f"{device_label(self.device)} {precision}" + (f", paints at ≤ {height} px high" if height else "")
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fdstyle_core.engine.devices import available_devices
+from fdstyle_core.engine.devices import available_devices, is_device_failure
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 
@@ -66,10 +66,8 @@ class WorkerStatus:
 
 
 def is_gpu_failure(exc: BaseException, pipeline: Pipeline | None) -> bool:
-    """Out of memory or a driver error on a GPU: worth retrying on the CPU."""
-    if pipeline is None or pipeline.device.type == "cpu":
-        return False
-    return isinstance(exc, (RuntimeError, MemoryError))
+    """A real device failure on a GPU (see ``is_device_failure``): worth retrying on the CPU."""
+    return pipeline is not None and is_device_failure(exc, pipeline.device)
 
 
 def mask_as_frame(mask: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""GPU numerics on CI's CPU: half precisions paint what fp32 paints, full frames and regions alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fdstyle_core.engine.devices import is_device_failure
+from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.engine.precision import choose_precision, precision_error
+from fdstyle_core.engine.styles import load_network
+from fdstyle_core.io.video import open_source, read_image
+
+BOX = (40, 140, 60, 200)
+
+
+def _frame(data_dir: Path) -> torch.Tensor:
+    image = read_image(data_dir / "models" / "reference" / "amber.jpg")[:256, :256]
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_full_and_region_passes_match_fp32(candy: Path, data_dir: Path, dtype: torch.dtype) -> None:
+    frame = _frame(data_dir)
+    net = load_network(candy)
+    with torch.inference_mode():
+        reference = Painter(net, torch.float32, torch.device("cpu"), 0)(frame)
+        half = Painter(load_network(candy).to(dtype), dtype, torch.device("cpu"), 0)
+        full = half(frame)
+        region = half.regions(frame, [BOX])[0]
+    y0, y1, x0, x1 = BOX
+    assert (full - reference).abs().mean() < 2
+    assert (region - reference[:, :, y0:y1, x0:x1]).abs().mean() < 2  # inf variances gave 85 levels
+
+
+def test_reference_mode_in_fp16_follows_fp32_on_a_talking_clip(candy: Path, data_dir: Path) -> None:
+    frames = []
+    source = open_source(str(data_dir / "videos" / "talking" / "retalking_1.mp4"))
+    try:
+        for frame in source.frames():
+            frames.append(np.ascontiguousarray(frame[::4, ::4]))
+            if len(frames) == 8:
+                break
+    finally:
+        source.close()
+    exact = Pipeline(PipelineConfig(style=str(candy), device="cpu", precision="fp32"))
+    half = Pipeline(PipelineConfig(style=str(candy), device="cpu", precision="fp16"))
+    for frame in frames:
+        difference = np.abs(exact.process(frame).astype(float) - half.process(frame).astype(float))
+        assert difference.mean() < 2
+
+
+def test_the_precision_check_leaves_the_weights_exact(candy: Path) -> None:
+    net = load_network(candy)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    mean, worst = precision_error(net, torch.float16, torch.device("cpu"))
+    assert np.isfinite(mean) and mean < 2 and worst < 255
+    assert all(torch.equal(before[k], v) and v.dtype == torch.float32 for k, v in net.state_dict().items())
+    assert choose_precision(net, torch.device("cpu"), "auto").dtype == torch.float32
+    assert choose_precision(net, torch.device("cpu"), "bf16").dtype == torch.bfloat16
+
+
+def test_only_real_device_failures_leave_the_gpu() -> None:
+    gpu = torch.device("cuda")
+    assert is_device_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"), gpu)
+    assert is_device_failure(RuntimeError("CUDA error: an illegal memory access was encountered"), gpu)
+    assert not is_device_failure(NotImplementedError("aten::_upsample_bilinear2d_aa is not implemented for MPS"), gpu)
+    assert not is_device_failure(RuntimeError("shape '[1, 3]' is invalid for input of size 4"), gpu)
+    assert not is_device_failure(RuntimeError("CUDA error: out of memory"), torch.device("cpu"))
