@@ -17,7 +17,7 @@ from fdstyle_core.cli import train as train_cmd
 from fdstyle_core.cli.main import COMMANDS
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.training.perceptual import PerceptualLoss, StyleScale, parse_style_scales
-from fdstyle_core.engine.manifest import REQUIRED_FIELDS
+from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS
 from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, load_network, read_state_dict
 from fdstyle_core.training.trainer import TrainConfig, Trainer, train
 from fdstyle_core.training.data import ContentBatches
@@ -302,10 +302,13 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
     manifest_path = PROJECT_MODELS_DIR / "styles.json"
     entries = json.loads(manifest_path.read_text())["styles"] if manifest_path.is_file() else []
     ours = [e for e in entries if e.get("loss_network") or e.get("teacher")]
-    if not ours:
-        pytest.xfail("training pending: no trained styles in models/ yet (run tools/train_styles.sh on a GPU)")
     assert len([e for e in ours if not e.get("teacher")]) >= 6
     assert sum(bool(e.get("default")) for e in entries) == 1
+    for device_class in DEVICE_CLASSES:  # exactly one default for each kind of machine
+        assert sum(device_class in e["default_for"] for e in entries) == 1, device_class
+    for entry in ours:  # a fast variant really is slim
+        net = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")
+        assert net.width == entry["width"] and (entry["variant"] == "fast") == (entry["width"] < 1)
     frame = read_rgb(data_dir / "models" / "reference" / "amber.jpg")
     frame = frame[: frame.shape[0] // 4 * 4, : frame.shape[1] // 4 * 4]
     x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()

@@ -18,7 +18,9 @@ from fdstyle_core.engine.styles import MANIFEST_NAME
 REQUIRED_FIELDS = (
     "name", "display_name", "painting", "title", "artist", "year", "licence",
     "loss_network", "content_layer", "style_layers", "weights", "steps", "images_seen", "data",
+    "width", "variant", "minutes", "machine", "default_for",
 )
+DEVICE_CLASSES = ("cpu", "gpu")  # which style a machine starts with: "default_for" lists the classes
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -50,8 +52,9 @@ def record_entry(folder: Path, entry: dict[str, Any], make_default: bool) -> Pat
     if make_default:
         for other in styles:
             if isinstance(other, dict):
-                other["default"] = False
-    styles.append({**entry, "default": make_default or bool(entry.get("default", False))})
+                other["default"], other["default_for"] = False, []
+    is_default = make_default or bool(entry.get("default", False))
+    styles.append({**entry, "default": is_default, "default_for": list(DEVICE_CLASSES) if is_default else []})
     data["styles"] = sorted(styles, key=lambda e: str(e.get("name", "")) if isinstance(e, dict) else "")
     with replaced_on_success(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

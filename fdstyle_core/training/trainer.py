@@ -8,6 +8,7 @@ with pytorch/examples key names plus a manifest entry saying how it was trained.
 from __future__ import annotations
 
 import math
+import platform
 import sys
 import time
 from contextlib import nullcontext
@@ -149,6 +150,7 @@ class Trainer:
         self.loss = self._perceptual_loss(config.style_image) if config.style_image else None
         self.step = 0
         self.images_seen = 0
+        self.minutes_trained = 0.0  # this run's wall-clock time, for the manifest
         photos = list_images(config.content_dir)
         self.preview_path = config.preview_image or photos[0]
         held_out = self.preview_path.resolve()
@@ -307,6 +309,9 @@ class Trainer:
             "images_seen": self.images_seen,
             "data": {"content": c.content_dir.name, "images": len(self.train_paths), "held_out": self.preview_path.name},
             "seed": c.seed,
+            "variant": "full" if c.width >= 1 else "fast",
+            "minutes": round(self.minutes_trained, 1),
+            "machine": machine_description(self.device),
         }
         return entry
 
@@ -345,6 +350,7 @@ class Trainer:
         finally:
             batches.close()
         elapsed = time.perf_counter() - started
+        self.minutes_trained = elapsed / 60
         if self.step < c.steps:
             print(f"time is up after {c.max_minutes:g} min: exporting step {self.step} of {c.steps}", file=sys.stderr)
         if not (c.checkpoint_every and self.step % c.checkpoint_every == 0):
@@ -354,6 +360,13 @@ class Trainer:
         entry = self.export()
         rate = (self.images_seen - images_at_start) / elapsed if elapsed > 0 else 0.0
         return TrainResult(c.output, start_step, self.step, self.images_seen, rate, last, entry)
+
+
+def machine_description(device: torch.device) -> str:
+    """What trained a style, e.g. "cpu, 2 threads (x86_64)" or "cuda (NVIDIA H200)"."""
+    if device.type == "cpu":
+        return f"cpu, {torch.get_num_threads()} threads ({platform.machine()})"
+    return device_label(device)
 
 
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
