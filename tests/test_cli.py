@@ -283,3 +283,25 @@ def test_clean_up_after_a_stop_is_not_cut_short_by_a_second_signal() -> None:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def test_doctor_prints_one_row_per_device_and_precision(candy: Path) -> None:
+    result = cli("doctor", "--style", candy, "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| cpu | torch | fp32 |")]
+    assert len(rows) == 1, result.stdout
+    full_ms, region_ms = (float(cell) for cell in rows[0].strip("|").split("|")[-2:])
+    assert full_ms > 0 and region_ms > 0
+    assert "auto picks fp32" in result.stdout
+
+
+def test_a_library_call_stylizes_a_video(data_dir: Path, candy: Path, tmp_path: Path) -> None:
+    from fdstyle_core import PipelineConfig, stylize_video
+
+    frames = tmp_path / "in"
+    frames.mkdir()
+    image = cv2.imread(str(data_dir / "models" / "reference" / "amber.jpg"))[:64, :64]
+    for index in range(3):
+        cv2.imwrite(str(frames / f"{index}.png"), image)
+    assert stylize_video(str(frames), tmp_path / "out.mp4", PipelineConfig(style=str(candy))) == 3
+    assert len(video_frames(tmp_path / "out.mp4")) == 3

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("fdstyle_core.cli.evaluate", "compare methods on flicker, warp error, ghosting and fidelity"),
     "eval-mask": ("fdstyle_core.cli.evaluate_masks", "score masks against CDnet ground truth (with --sweep to tune)"),
     "bench": ("fdstyle_core.cli.bench", "per-stage timings and fps per mode, size, device and precision"),
+    "doctor": ("fdstyle_core.cli.doctor", "list devices and engines, check each precision and time a full and a region pass"),
 }
 
 
