@@ -103,6 +103,8 @@ TOOLTIPS = {
     "skip_work": "reference mode: run the network only when something moved, and paint only the moving region.",
     "processing_height": "Height the network paints at, at most (the painting is scaled back to the camera's size). "
     "Lower is much faster; Automatic keeps a CPU live.",
+    "strength": "How much of the painting shows: 0 % is the camera, 100 % the painting.",
+    "keep_colours": "Paint the brightness only and keep your camera's colours (skin stays skin-coloured).",
     "device": "Where the network runs: auto picks CUDA, then Apple MPS, then the CPU.",
     "show_mask": "Show the stabilizer's mask instead of the painting (white = kept from the last frame).",
 }
@@ -334,6 +336,8 @@ def script_properties() -> Any:
     _add_number(props, "crossfade_frames", "Cross-fade frames on a whole-frame refresh")
     obs.obs_properties_add_bool(props, "skip_work", "Skip work without motion (paint the moving region only)")
     _add_list(props, "processing_height", "Processing height", fsettings.PROCESSING_HEIGHTS)
+    _add_number(props, "strength", "Style strength (%)", slider=True)
+    obs.obs_properties_add_bool(props, "keep_colours", "Keep the camera's colours")
     _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
     mode_tip = " ".join(f"{mode}: {REGISTRY[mode].help}." for mode in MODES)

@@ -37,6 +37,8 @@ KEY_TYPES: dict[str, type] = {
     "mode": str,
     **MASK_KEY_TYPES,
     "processing_height": int,
+    "strength": int,
+    "keep_colours": bool,
     "device": str,
     "show_mask": bool,
 }
@@ -51,6 +53,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "refresh_fraction": (0.05, 1.0),
     "crossfade_frames": (0, 30),
     "processing_height": (AUTO_HEIGHT, 2160),
+    "strength": (0, 100),
 }
 # The processing heights offered in the script's list (remote requests may set any within LIMITS).
 # Live, the default is AUTO: a camera's full size is far too slow for a CPU.
@@ -75,6 +78,8 @@ def defaults() -> dict[str, Any]:
         "mode": DEFAULT_MODE,
         **{key: kind(getattr(mask, key)) for key, kind in MASK_KEY_TYPES.items()},
         "processing_height": AUTO_HEIGHT,
+        "strength": round(PipelineConfig.strength * 100),
+        "keep_colours": PipelineConfig.keep_colours,
         "device": DEVICE_CHOICES[0],
         "show_mask": False,
     }
@@ -95,6 +100,8 @@ def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
         mask=mask,
         device=device,
         processing_height=int(values["processing_height"]),
+        strength=int(values["strength"]) / 100,
+        keep_colours=bool(values["keep_colours"]),
     )
     return WorkerConfig(pipeline, enabled=bool(values["enabled"]), show_mask=bool(values["show_mask"]), max_fps=max_fps)
 

@@ -185,6 +185,25 @@ def test_threshold_change_takes_effect(obs_run: Obs) -> None:
     next_output(obs_run, last)
 
 
+def test_strength_and_keep_colours_in_obs(obs_run: Obs) -> None:
+    """Strength 0 shows the camera, keep colours the camera's chroma under the painting's brightness."""
+    set_settings(obs_run, mode="perframe", strength=0)
+    output = next_output(obs_run, None)
+    camera_diff = float(np.abs(output.astype(int) - obs_run.screenshot("Camera")).mean())
+    set_settings(obs_run, strength=100, keep_colours=True)
+    kept = next_output(obs_run, output)
+    camera = obs_run.screenshot("Camera")
+    chroma = lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(float)  # noqa: E731
+    chroma_diff = float(np.abs(chroma(kept) - chroma(camera)).mean())
+    set_settings(obs_run, keep_colours=False)
+    painted = next_output(obs_run, kept)
+    painted_chroma = float(np.abs(chroma(painted) - chroma(obs_run.screenshot("Camera"))).mean())
+    set_settings(obs_run, mode="paper")
+    print(f"strength 0 vs camera {camera_diff:.1f}; chroma kept {chroma_diff:.1f}, painted {painted_chroma:.1f}")
+    assert camera_diff < 8, "strength 0 must show the camera"
+    assert chroma_diff < 6 and painted_chroma > 2 * chroma_diff
+
+
 def test_style_change_takes_effect_and_bad_style_keeps_last(obs_run: Obs, data_dir: Path, candy: Path) -> None:
     candy_look = next_output(obs_run, None)
     set_settings(obs_run, style=str(data_dir / "models" / "pytorch_examples" / "mosaic.pth"))

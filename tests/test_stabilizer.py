@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 
 from fdstyle_core.stabilizers.base import MaskParams, grey
 from fdstyle_core.stabilizers.paper import PaperStabilizer, paper_mask
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.errors import FdstyleError
 from tests.conftest import read_clip
 
@@ -104,3 +105,33 @@ def test_output_equals_previous_output_where_background(
     keep = result.mask.bool().expand_as(result.output)
     assert torch.equal(result.output[keep], first[keep])
     assert bool((result.output[~keep] == 200.0).all())
+
+
+# --- style strength and keep colours ---------------------------------------------------------
+
+
+def _still_frames(data_dir: Path) -> list[np.ndarray]:
+    image = cv2.cvtColor(cv2.imread(str(data_dir / "models" / "reference" / "amber.jpg")), cv2.COLOR_BGR2RGB)
+    return [np.ascontiguousarray(image[:96, :128])] * 3
+
+
+@pytest.mark.parametrize("mode", ["reference", "paper"])
+def test_strength_zero_shows_the_camera_and_full_strength_the_painting(candy: Path, data_dir: Path, mode: str) -> None:
+    frames = _still_frames(data_dir)
+    camera = Pipeline(PipelineConfig(style=str(candy), mode=mode, strength=0.0))
+    painting = Pipeline(PipelineConfig(style=str(candy), mode=mode))
+    for frame in frames:
+        assert np.abs(camera.process(frame).astype(int) - frame).max() <= 1
+        assert np.abs(painting.process(frame).astype(int) - frame).mean() > 20
+
+
+def test_keep_colours_keeps_the_cameras_chroma_and_the_paintings_brightness(candy: Path, data_dir: Path) -> None:
+    frame = _still_frames(data_dir)[0]
+    painted = Pipeline(PipelineConfig(style=str(candy), mode="perframe")).process(frame)
+    kept = Pipeline(PipelineConfig(style=str(candy), mode="perframe", keep_colours=True)).process(frame)
+    ycc = {name: cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(float) for name, image in
+           (("camera", frame), ("painted", painted), ("kept", kept))}
+    unclipped = (ycc["kept"][..., 0] > 5) & (ycc["kept"][..., 0] < 250)
+    assert np.abs(ycc["kept"][..., 1:] - ycc["camera"][..., 1:])[unclipped].mean() < 4
+    assert np.abs(ycc["kept"][..., 0] - ycc["painted"][..., 0])[unclipped].mean() < 4
+    assert np.abs(ycc["painted"][..., 1:] - ycc["camera"][..., 1:]).mean() > 8  # candy does change colours

@@ -50,6 +50,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
         "--no-skip-work", dest="skip_work", action="store_false",
         help="reference mode: always run the network on the whole frame",
     )
+    parser.add_argument("--strength", type=parse_percent, default=100.0, help="style strength in %% (0 = the camera, 100 = the painting)")
+    parser.add_argument("--keep-colours", action="store_true", help="paint the luminance only, keep the camera's colours")
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     parser.add_argument(
@@ -173,7 +175,19 @@ def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
         device=args.device,
         precision=args.precision,
         processing_height=args.processing_height,
+        strength=args.strength / 100,
+        keep_colours=args.keep_colours,
     )
+
+
+def parse_percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0–100, got '{text}'") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0–100, got '{text}'")
+    return value
 
 
 def prepare_frame(frame: np.ndarray, args: argparse.Namespace) -> np.ndarray:

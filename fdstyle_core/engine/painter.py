@@ -8,6 +8,7 @@ the region is painted the way the full frame would be there.
 from __future__ import annotations
 
 import time
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch.nn import functional as F
@@ -46,6 +47,21 @@ def _upsample_window(painted: torch.Tensor, origin: tuple[int, int], box: Box, s
     grid_x = (2 * xs + 1) / w - 1
     grid = torch.stack(torch.meshgrid(grid_x, grid_y, indexing="xy"), dim=-1)[None]
     return F.grid_sample(painted, grid.to(painted.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@runtime_checkable
+class RegionPainter(Protocol):
+    """What a stabilizer may ask of a painter beyond painting a whole frame: regions with the
+    last full pass's statistics, and what a region costs."""
+
+    @property
+    def has_statistics(self) -> bool: ...
+
+    def __call__(self, frame: torch.Tensor) -> torch.Tensor: ...
+
+    def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]: ...
+
+    def region_cost(self, height: int, width: int, box: Box) -> float: ...
 
 
 class Painter:

@@ -18,6 +18,7 @@ from fdstyle_core.engine.devices import PRECISION_CHOICES, device_label, precisi
 from fdstyle_core.engine.precision import choose_precision
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import Painter
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, MaskParams, Stabilizer, StepResult, make_stabilizer
 from fdstyle_core.stabilizers.perframe import PerFrame
@@ -39,12 +40,16 @@ class PipelineConfig:
     device: str = "auto"
     precision: str = "auto"
     processing_height: int = FULL_SIZE  # or a height to paint at (at most), or AUTO_HEIGHT
+    strength: float = 1.0  # 0 = the camera, 1 = the painting
+    keep_colours: bool = False  # the painting's luminance with the camera's colours
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise FdstyleError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
         if self.precision not in PRECISION_CHOICES:
             raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISION_CHOICES)})")
+        if not 0 <= self.strength <= 1:  # also refuses nan
+            raise FdstyleError(f"strength must be between 0 and 1 (0–100 %), got {self.strength}")
         if self.processing_height < AUTO_HEIGHT:
             raise FdstyleError(f"processing height must be ≥ 0 (or auto), got {self.processing_height}")
 
@@ -114,6 +119,7 @@ class Pipeline:
             or new_style
             or device != self.device
             or config.mode != old.mode
+            or (config.strength, config.keep_colours) != (old.strength, old.keep_colours)
             or painting_height(config.processing_height, device) != self.painter.processing_height
         )
         self.device, self.style_path, self.config = device, style_path, config
@@ -141,6 +147,8 @@ class Pipeline:
     def process(self, frame: np.ndarray) -> np.ndarray:
         """One frame through upload, network, stabilizer and download; same shape and dtype out."""
         frame = as_rgb_frame(frame)
+        config = self.config
+        assert config is not None
         shape = frame.shape[:2]
         if shape != self._frame_shape:
             self._frame_shape = shape
@@ -151,7 +159,10 @@ class Pipeline:
             synchronize(self.device)
             t1 = time.perf_counter()
             self.painter.network_ms = 0.0
-            result = self._stabilizer.step(x, self.painter)
+            paint = self.painter
+            if config.strength < 1 or config.keep_colours:
+                paint = FinishedPainter(self.painter, config.strength, config.keep_colours)
+            result = self._stabilizer.step(x, paint)
             synchronize(self.device)
             t2 = time.perf_counter()
             out = result.output.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()

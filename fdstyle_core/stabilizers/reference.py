@@ -30,7 +30,7 @@ import cv2
 import torch
 from torch.nn import functional as F
 
-from fdstyle_core.engine.painter import Box, Painter
+from fdstyle_core.engine.painter import Box, RegionPainter
 from fdstyle_core.stabilizers.base import MaskParams, Stylize, StepResult, ThresholdStabilizer, dilate, grey
 
 SPECK_NEIGHBOURS = 3
@@ -197,7 +197,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
 
         A plain callable (e.g. eval's cached paint) paints whole frames only.
         """
-        if not self.params.skip_work or not isinstance(stylize, Painter) or not stylize.has_statistics:
+        if not self.params.skip_work or not isinstance(stylize, RegionPainter) or not stylize.has_statistics:
             return []
         if self._since_full_pass >= STATS_REFRESH_FRAMES:
             return []
