@@ -183,6 +183,15 @@ class Session:
         libobs.OutputWriter.clear()
 
 
+# Hotkeys (OBS Settings › Hotkeys): name -> description; each is saved in the script's settings.
+HOTKEYS = {
+    "fdstyle.toggle": "fdstyle: painting on/off",
+    "fdstyle.next_style": "fdstyle: next style",
+    "fdstyle.previous_style": "fdstyle: previous style",
+    "fdstyle.repaint": "fdstyle: repaint the whole frame now",
+}
+_hotkey_ids: dict[str, int] = {}
+
 _session: Session | None = None
 _log_handler: logging.Handler | None = None
 _previous_switch_interval = sys.getswitchinterval()
@@ -207,6 +216,56 @@ def _remote(request_type: str, request: dict) -> dict:
         return {"ok": False, "error": str(exc)}
     problem = session.change(changes)
     return {"ok": not problem, "error": problem}
+
+
+def _hotkey_action(name: str) -> None:
+    """What a hotkey does; runs on the UI thread, which owns the script's settings."""
+    session = _session
+    if session is None:
+        return
+    if name == "fdstyle.repaint":
+        session.worker.repaint()
+        return
+    values = session.values()
+    if name == "fdstyle.toggle":
+        session.change({"enabled": not values["enabled"]})
+        return
+    names = [style.name for style in find_styles()]
+    if not names:
+        return
+    step = 1 if name == "fdstyle.next_style" else -1
+    index = names.index(values["style"]) + step if values["style"] in names else 0
+    session.change({"style": names[index % len(names)]})
+
+
+def _on_hotkey(name: str) -> Callable[[bool], None]:
+    def pressed(is_pressed: bool) -> None:
+        if not is_pressed:
+            return
+        try:
+            if threading.current_thread() is threading.main_thread():
+                _hotkey_action(name)
+            else:  # the hotkey thread: hand the change to the UI thread and wait
+                libobs.on_ui_thread(lambda: (_hotkey_action(name), {})[1])
+        except Exception as exc:  # noqa: BLE001 - never a traceback into OBS
+            log.warning("hotkey %s failed: %s", name, exc)
+
+    return pressed
+
+
+def _register_hotkeys(settings: Any) -> None:
+    for name, description in HOTKEYS.items():
+        hotkey_id = obs.obs_hotkey_register_frontend(name, description, _on_hotkey(name))
+        saved = obs.obs_data_get_array(settings, name)
+        obs.obs_hotkey_load(hotkey_id, saved)
+        obs.obs_data_array_release(saved)
+        _hotkey_ids[name] = hotkey_id
+
+
+def _unregister_hotkeys() -> None:
+    for hotkey_id in _hotkey_ids.values():
+        obs.obs_hotkey_unregister(hotkey_id)
+    _hotkey_ids.clear()
 
 
 # -- OBS script API -----------------------------------------------------------------------
@@ -369,8 +428,18 @@ def script_load(settings: Any) -> None:
         log.info("obs-websocket not available: remote control of fdstyle is off")
     _session = Session(settings)
     _session.apply()
+    _register_hotkeys(settings)
     libobs.set_remote_handler(_remote)
     log.info("loaded (%s)", REPO_DIR)
+
+
+@_guarded()
+def script_save(settings: Any) -> None:
+    """Key bindings are saved with the script's settings, so each scene collection keeps its own."""
+    for name, hotkey_id in _hotkey_ids.items():
+        bindings = obs.obs_hotkey_save(hotkey_id)
+        obs.obs_data_set_array(settings, name, bindings)
+        obs.obs_data_array_release(bindings)
 
 
 @_guarded()
@@ -385,6 +454,7 @@ def script_unload() -> None:
     if IMPORT_ERROR or LIBOBS_ERROR:
         return
     libobs.set_remote_handler(None)
+    _unregister_hotkeys()
     if _session is not None:
         _session.close()
         _session = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -202,6 +203,35 @@ def test_strength_and_keep_colours_in_obs(obs_run: Obs) -> None:
     print(f"strength 0 vs camera {camera_diff:.1f}; chroma kept {chroma_diff:.1f}, painted {painted_chroma:.1f}")
     assert camera_diff < 8, "strength 0 must show the camera"
     assert chroma_diff < 6 and painted_chroma > 2 * chroma_diff
+
+
+def test_hotkeys_toggle_painting_step_styles_and_repaint(obs_run: Obs, candy: Path) -> None:
+    """The hotkeys OBS lists under Settings › Hotkeys, fired the way OBS fires them."""
+
+    def settings() -> dict[str, Any]:
+        return obs_run.vendor("get_settings")["settings"]
+
+    def press(name: str) -> None:
+        obs_run.client.trigger_hotkey_by_name(name)
+
+    press("fdstyle.toggle")
+    wait_for(lambda: settings()["enabled"] is False, "painting off", obs_run)
+    press("fdstyle.toggle")
+    wait_for(lambda: settings()["enabled"] is True, "painting on again", obs_run)
+    shipped = [line.split()[0] for line in subprocess.run(
+        [sys.executable, "-m", "fdstyle_core", "styles"], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.splitlines() if line.strip()]
+    press("fdstyle.next_style")
+    wait_for(lambda: settings()["style"] == shipped[0], "the first shipped style", obs_run)
+    press("fdstyle.next_style")
+    wait_for(lambda: settings()["style"] == shipped[1], "the next style", obs_run)
+    press("fdstyle.previous_style")
+    wait_for(lambda: settings()["style"] == shipped[0], "the previous style", obs_run)
+    frames = obs_run.vendor("get_status")["frames"]
+    press("fdstyle.repaint")
+    wait_for(lambda: obs_run.vendor("get_status")["frames"] > frames, "a frame after the repaint", obs_run)
+    set_settings(obs_run, style=str(candy))
+    assert not obs_run.vendor("get_status")["problem"]
 
 
 def test_style_change_takes_effect_and_bad_style_keeps_last(obs_run: Obs, data_dir: Path, candy: Path) -> None:

@@ -99,6 +99,7 @@ class Worker:
         self._status = WorkerStatus()
         self._last_input: np.ndarray | None = None
         self._last_done: float | None = None
+        self._repaint = threading.Event()
 
     # -- control (any thread) ------------------------------------------------------------
 
@@ -115,6 +116,12 @@ class Worker:
         """Hand over new settings; the thread applies them before its next frame."""
         with self._lock:
             self._pending = config
+        self._wake.set()
+
+    def repaint(self) -> None:
+        """Paint the whole next frame anew (a hotkey, or after a lighting change the mask kept)."""
+        self._repaint.set()
+        self._last_input = None  # a still picture is processed again too
         self._wake.set()
 
     def report_problem(self, problem: str) -> None:
@@ -226,6 +233,9 @@ class Worker:
             if frame is None or (self._last_input is not None and np.array_equal(frame, self._last_input)):
                 continue  # no new picture: try again at the next tick
             self._last_input = frame
+            if self._repaint.is_set() and self._pipeline is not None:
+                self._repaint.clear()
+                self._pipeline.reset()
             try:
                 output = self._process(frame, config)
                 if self._stop.is_set():
