@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Train the styles fdstyle ships: the seven public-domain paintings, then slim variants of the
-# default distilled from it.  Meant for a CUDA machine (~6 min per style at 20k steps on an H200);
-# on a CPU it works but takes days.  On a lent GPU with ~10 usable minutes, MINUTES=1.2
-# SLIM_MINUTES=0.4 trains everything once (~30k images a style); later sessions resume and refine.
+# Train the styles fdstyle ships: six public-domain paintings as fast (width 0.25) networks with
+# the CPU recipe of docs/styles.md, 12.5 minutes each on a 2-core CPU.  On a GPU, raise MINUTES
+# (or set it to 0 and use STEPS) and WIDTH=1 for full-quality variants; "slim" distills fast
+# variants from a full default.  A style whose run folder has a checkpoint is resumed.
 #
 #   tools/train_styles.sh [DATA_DIR]          # DATA_DIR holds content/, styles/, vgg/ (default ../shared/data)
 #
 # Environment (all optional):
-#   STYLES="starry_night the_scream"  train only these (default: all seven, then the slim variants)
-#   STEPS=20000  BATCH=8              reference length: 160k images (~2 COCO epochs)
+#   STYLES="starry_night the_scream"  train only these (default: the six shipped ones)
+#   STEPS=100000  BATCH=4  CROP=128   steps are capped by MINUTES (the CPU recipe)
+#   WIDTH=0.25                        channel multiplier (1 = the original network)
 #   SLIM_STEPS=10000                  distillation steps per slim variant
-#   MINUTES=0  SLIM_MINUTES=0         stop each run after this long and export it (0 = no limit);
+#   MINUTES=12.5  SLIM_MINUTES=0      stop each run after this long and export it (0 = no limit);
 #                                     run again later and each style resumes where it stopped
 #   OUT=models  RUNS=runs             where the styles + manifest, and the checkpoints + previews, go
 #   EXTRA="--tv-weight 2"             more options for every run (e.g. while tuning)
@@ -18,15 +19,17 @@
 set -euo pipefail
 
 DATA=${1:-../shared/data}
-STEPS=${STEPS:-20000}
-BATCH=${BATCH:-8}
+STEPS=${STEPS:-100000}
+BATCH=${BATCH:-4}
+CROP=${CROP:-128}
+WIDTH=${WIDTH:-0.25}
 SLIM_STEPS=${SLIM_STEPS:-10000}
-MINUTES=${MINUTES:-0}
+MINUTES=${MINUTES:-12.5}
 SLIM_MINUTES=${SLIM_MINUTES:-0}
 OUT=${OUT:-models}
 RUNS=${RUNS:-runs}
 DEFAULT_STYLE=starry_night
-ALL="starry_night the_scream great_wave composition_vii shipwreck_of_the_minotaur woman_with_a_hat udnie slim"
+ALL="starry_night the_scream great_wave composition_vii udnie woman_with_a_hat"
 STYLES=${STYLES:-$ALL}
 VGG="$DATA/vgg/vgg19_relu3_1_torchvision_keys.npz"
 read -r -a EXTRA_ARGS <<<"${EXTRA:-}"
@@ -39,7 +42,7 @@ train() {  # NAME, then train options
     local resume=()
     [[ -f "$RUNS/$name/checkpoint.pt" ]] && resume=(--resume)
     python -m fdstyle_core train --content-dir "$DATA/content" -o "$OUT/$name.pth" --run-dir "$RUNS/$name" \
-        --batch-size "$BATCH" --checkpoint-every 2000 --preview-every 2000 "${resume[@]}" "$@" "${EXTRA_ARGS[@]}"
+        --batch-size "$BATCH" --crop "$CROP" --checkpoint-every 200 --preview-every 250 "${resume[@]}" "$@" "${EXTRA_ARGS[@]}"
 }
 
 # name | title | artist | year | licence (../shared/docs/evaluation.md lists these paintings as public domain)
@@ -48,6 +51,7 @@ while IFS='|' read -r name title artist year licence; do
     default=()
     [[ "$name" == "$DEFAULT_STYLE" ]] && default=(--default)
     train "$name" --style-image "$DATA/styles/$name.jpg" --vgg "$VGG" --steps "$STEPS" --max-minutes "$MINUTES" \
+        --width "$WIDTH" --lr 2e-3 --content-weight 2 --style-weight 5 --tv-weight 2 \
         --display-name "$title" --title "$title" --artist "$artist" --year "$year" --licence "$licence" "${default[@]}"
 done <<'EOF'
 starry_night|The Starry Night|Vincent van Gogh|1889|public domain
