@@ -10,9 +10,11 @@ from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.live import worker as worker_module
 from fdstyle_core.live.worker import Worker, WorkerConfig, WorkerStatus
 
 SIZE = (24, 32)
@@ -167,6 +169,34 @@ def test_gpu_failure_falls_back_to_cpu_and_says_so(config: WorkerConfig) -> None
         worker.stop()
     assert status.device == "cpu fp32"
     assert "running on CPU" in status.notice
+
+
+class GpuShortOfMemory(Pipeline):
+    """A pipeline on a pretend GPU that has memory only for paintings at most 30 rows high."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        super().__init__(replace(config, device="cpu"))
+        self.fits = 0 < config.processing_height <= 30
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        if not self.fits:
+            self.device = type(self.device)("cuda")
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().process(frame)
+
+
+def test_out_of_memory_first_paints_smaller_on_the_gpu(config: WorkerConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "OOM_MIN_HEIGHT", 8)
+    sink = Sink()
+    gpu = replace(config, pipeline=replace(config.pipeline, device="cuda", processing_height=0))
+    worker = run(Worker(Camera(), sink, gpu, pipeline_factory=GpuShortOfMemory))
+    try:
+        wait_until(lambda: sink.count() >= 1)
+        status = worker.status
+    finally:
+        worker.stop()
+    assert f"painting at ≤ {SIZE[0] // 2} px high" in status.notice, status
+    assert "CPU" not in status.notice
 
 
 def test_status_text() -> None:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fdstyle_core.engine.devices import available_devices, is_device_failure
+from fdstyle_core.engine.devices import available_devices, is_device_failure, is_out_of_memory
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 
@@ -31,6 +31,8 @@ IDLE_S = 0.02
 # Weight of the newest sample in the smoothed fps and latency.
 SMOOTHING = 0.2
 WORKER_THREAD = "fdstyle-worker"
+# Out of memory on a GPU halves the painted height down to this before leaving the GPU.
+OOM_MIN_HEIGHT = 180
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,19 @@ class Worker:
             self._apply(replace(config, pipeline=replace(config.pipeline, device="cpu")))
             self._set_status(notice=f"GPU failed ({type(exc).__name__}), running on CPU")
 
+    def _handle_gpu_failure(self, exc: BaseException, frame_height: int) -> None:
+        """Out of memory first paints at half the height (down to OOM_MIN_HEIGHT); else the CPU."""
+        assert self._config is not None and self._pipeline is not None
+        painted = self._pipeline.painter.processing_height or frame_height
+        if is_out_of_memory(exc) and painted // 2 >= OOM_MIN_HEIGHT:
+            height = painted // 2
+            log.warning("GPU out of memory at %d rows; painting at %d rows", painted, height)
+            self._pipeline = None
+            self._apply(replace(self._config, pipeline=replace(self._config.pipeline, processing_height=height)))
+            self._set_status(notice=f"GPU out of memory: painting at ≤ {height} px high")
+            return
+        self._fall_back_to_cpu(exc)
+
     def _fall_back_to_cpu(self, exc: BaseException) -> None:
         assert self._config is not None
         log.warning("GPU failed while processing (%s); switching to the CPU", exc)
@@ -243,7 +258,7 @@ class Worker:
                 self._writer(output)
             except Exception as exc:
                 if is_gpu_failure(exc, self._pipeline):
-                    self._fall_back_to_cpu(exc)
+                    self._handle_gpu_failure(exc, frame.shape[0])
                     continue
                 log.exception("a frame failed; continuing with the next one")
                 self._set_status(problem=f"a frame failed: {type(exc).__name__}: {exc}")
