@@ -221,6 +221,7 @@ def test_hotkeys_toggle_painting_step_styles_and_repaint(obs_run: Obs, candy: Pa
     shipped = [line.split()[0] for line in subprocess.run(
         [sys.executable, "-m", "fdstyle_core", "styles"], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout.splitlines() if line.strip()]
+    assert len(shipped) >= 2 and "No styles" not in shipped[0], shipped
     press("fdstyle.next_style")
     wait_for(lambda: settings()["style"] == shipped[0], "the first shipped style", obs_run)
     press("fdstyle.next_style")
