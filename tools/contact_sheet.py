@@ -1,6 +1,6 @@
 """Render every style on the same three frames, one row per style, to judge them side by side.
 
-    python tools/contact_sheet.py -o docs/contact_sheet.png [--data ../shared/data] [--models models]
+    python tools/contact_sheet.py -o docs/contact_sheet.jpg [--data ../shared/data] [--models models]
 
 Frames: a talking-head frame, a CDnet office frame and pytorch/examples' ``amber.jpg``.  Rows: the
 first row is the frames themselves, then the styles in ``--models`` (ours, default first), then

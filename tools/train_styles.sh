@@ -73,4 +73,4 @@ if wanted slim; then
 fi
 
 ls -l "$OUT"/*.pth
-echo "next: python tools/contact_sheet.py -o docs/contact_sheet.png --data $DATA  (judge by eye before shipping)"
+echo "next: python tools/contact_sheet.py -o docs/contact_sheet.jpg --data $DATA  (judge by eye before shipping)"
