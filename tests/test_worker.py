@@ -158,15 +158,19 @@ class GpuThatFails(Pipeline):
         return super().process(frame)
 
 
-def test_gpu_failure_falls_back_to_cpu_and_says_so(config: WorkerConfig) -> None:
+def status_after_first_frame(gpu: WorkerConfig, factory: Callable[[PipelineConfig], Pipeline]) -> WorkerStatus:
+    """Run a worker on ``gpu`` with a pretend-GPU pipeline until one frame comes out."""
     sink = Sink()
-    gpu = replace(config, pipeline=replace(config.pipeline, device="cuda"))
-    worker = run(Worker(Camera(), sink, gpu, pipeline_factory=GpuThatFails))
+    worker = run(Worker(Camera(), sink, gpu, pipeline_factory=factory))
     try:
         wait_until(lambda: sink.count() >= 1)
-        status = worker.status
+        return worker.status
     finally:
         worker.stop()
+
+
+def test_gpu_failure_falls_back_to_cpu_and_says_so(config: WorkerConfig) -> None:
+    status = status_after_first_frame(replace(config, pipeline=replace(config.pipeline, device="cuda")), GpuThatFails)
     assert status.device == "cpu fp32"
     assert "running on CPU" in status.notice
 
@@ -187,14 +191,8 @@ class GpuShortOfMemory(Pipeline):
 
 def test_out_of_memory_first_paints_smaller_on_the_gpu(config: WorkerConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker_module, "OOM_MIN_HEIGHT", 8)
-    sink = Sink()
     gpu = replace(config, pipeline=replace(config.pipeline, device="cuda", processing_height=0))
-    worker = run(Worker(Camera(), sink, gpu, pipeline_factory=GpuShortOfMemory))
-    try:
-        wait_until(lambda: sink.count() >= 1)
-        status = worker.status
-    finally:
-        worker.stop()
+    status = status_after_first_frame(gpu, GpuShortOfMemory)
     assert f"painting at ≤ {SIZE[0] // 2} px high" in status.notice, status
     assert "CPU" not in status.notice
 
