@@ -62,7 +62,7 @@ else:
     LIBOBS_ERROR = ""
 
 try:
-    from fdstyle_core.engine.devices import DEVICE_CHOICES
+    from fdstyle_core.engine.selection import available_devices, available_engines
     from fdstyle_core.errors import FdstyleError
     from fdstyle_core.stabilizers import MODES, REGISTRY
     from fdstyle_core.engine.styles import find_styles
@@ -102,10 +102,15 @@ TOOLTIPS = {
     "crossfade_frames": "reference mode: frames of cross-fade on a whole-frame repaint (0 = cut).",
     "skip_work": "reference mode: run the network only when something moved, and paint only the moving region.",
     "processing_height": "Height the network paints at, at most (the painting is scaled back to the camera's size). "
-    "Lower is much faster; Automatic keeps a CPU live.",
+    "Lower is much faster; Automatic times the network on this machine and picks the largest height "
+    "that keeps the target fps (the status says which and why).",
+    "target_fps": "The frame rate Automatic processing height keeps; 0 = OBS's own, at most 30.",
     "strength": "How much of the painting shows: 0 % is the camera, 100 % the painting.",
     "keep_colours": "Paint the brightness only and keep your camera's colours (skin stays skin-coloured).",
-    "device": "Where the network runs: auto picks CUDA, then Apple MPS, then the CPU.",
+    "device": "Where the network runs (this machine's devices): auto picks CUDA, then Apple MPS, then the CPU.",
+    "engine": "What runs the network: auto is OpenVINO on the CPU, Intel GPU and NPU, torch on CUDA and MPS; "
+    "torch on the CPU takes over if OpenVINO is missing or fails.",
+    "threads": "CPU threads for the network; 0 = all cores but one, which OBS keeps for itself.",
     "show_mask": "Show the stabilizer's mask instead of the painting (white = kept from the last frame).",
 }
 
@@ -395,9 +400,12 @@ def script_properties() -> Any:
     _add_number(props, "crossfade_frames", "Cross-fade frames on a whole-frame refresh")
     obs.obs_properties_add_bool(props, "skip_work", "Skip work without motion (paint the moving region only)")
     _add_list(props, "processing_height", "Processing height", fsettings.PROCESSING_HEIGHTS)
+    _add_number(props, "target_fps", "Target fps for Automatic (0 = OBS's, at most 30)")
     _add_number(props, "strength", "Style strength (%)", slider=True)
     obs.obs_properties_add_bool(props, "keep_colours", "Keep the camera's colours")
-    _add_list(props, "device", "Device", [(device, device) for device in DEVICE_CHOICES])
+    _add_list(props, "device", "Device", [(device, device) for device in ["auto", *available_devices()]])
+    _add_list(props, "engine", "Engine", [(engine, engine) for engine in ["auto", *available_engines()]])
+    _add_number(props, "threads", "CPU threads (0 = all but one)")
     obs.obs_properties_add_bool(props, "show_mask", "Show the mask instead of the painting")
     mode_tip = " ".join(f"{mode}: {REGISTRY[mode].help}." for mode in MODES)
     for key, tip in {**TOOLTIPS, "mode": mode_tip}.items():

@@ -259,17 +259,17 @@ def output_count() -> int:
 
 
 class OutputWriter:
-    """Pushes RGBA frames to every ``fdstyle_output`` source; libobs copies each frame."""
+    """Pushes RGB frames (as the RGBA libobs takes) to every ``fdstyle_output`` source; libobs copies each frame."""
 
     def __init__(self) -> None:
         self._frame = SourceFrame2()
         self._frame.format = VIDEO_FORMAT_RGBA
         self._frame.range = VIDEO_RANGE_DEFAULT
 
-    def __call__(self, rgba: np.ndarray) -> None:
-        import numpy as np
+    def __call__(self, rgb: np.ndarray) -> None:
+        import cv2
 
-        rgba = np.ascontiguousarray(rgba)
+        rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # opaque: a camera painting has no transparency
         height, width = rgba.shape[:2]
         frame = self._frame
         frame.data[0] = rgba.ctypes.data
@@ -294,7 +294,7 @@ class OutputWriter:
 
 
 class SourceReader:
-    """Reads the newest picture of a named source as H×W×4 RGBA, one frame behind (no GPU stall).
+    """Reads the newest picture of a named source as H×W×3 RGB, one frame behind (no GPU stall).
 
     Called from the worker thread only, except :meth:`retarget` (any thread) and :meth:`close`
     (on unload; it waits for a read in progress, and later reads return nothing, so a worker that
@@ -406,6 +406,8 @@ class SourceReader:
             lib_.obs_leave_graphics()
 
     def _map_copy(self, stage: int | None, width: int, height: int) -> np.ndarray | None:
+        """The staged RGBA picture as RGB: the one copy out of the mapped memory drops the alpha."""
+        import cv2
         import numpy as np
 
         data, linesize = c_void_p(), c_uint32()
@@ -414,7 +416,7 @@ class SourceReader:
         try:
             rows = (c_uint8 * (linesize.value * height)).from_address(data.value)
             pixels = np.frombuffer(rows, dtype=np.uint8).reshape(height, linesize.value)
-            return pixels[:, : width * 4].reshape(height, width, 4).copy()
+            return cv2.cvtColor(pixels[:, : width * 4].reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
         finally:
             self._lib.gs_stagesurface_unmap(stage)
 

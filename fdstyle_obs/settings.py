@@ -6,11 +6,12 @@ they are spelled out once here.  Pure Python: no OBS needed to test it.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
-from fdstyle_core.engine.devices import DEVICE_CHOICES
+from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.pipeline import AUTO_HEIGHT, FULL_SIZE, PipelineConfig, auto_height_rule
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZE, PipelineConfig
 from fdstyle_core.stabilizers import DEFAULT_MODE
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.engine.styles import default_style
@@ -37,9 +38,12 @@ KEY_TYPES: dict[str, type] = {
     "mode": str,
     **MASK_KEY_TYPES,
     "processing_height": int,
+    "target_fps": int,
     "strength": int,
     "keep_colours": bool,
     "device": str,
+    "engine": str,
+    "threads": int,
     "show_mask": bool,
 }
 # (lowest, highest) of every numeric setting: the property widgets and remote requests use them.
@@ -54,11 +58,13 @@ LIMITS: dict[str, tuple[float, float]] = {
     "crossfade_frames": (0, 30),
     "processing_height": (AUTO_HEIGHT, 2160),
     "strength": (0, 100),
+    "threads": (0, 256),
+    "target_fps": (0, 120),
 }
 # The processing heights offered in the script's list (remote requests may set any within LIMITS).
 # Live, the default is AUTO: a camera's full size is far too slow for a CPU.
 PROCESSING_HEIGHTS: list[tuple[str, int]] = [
-    (f"Automatic ({auto_height_rule()})", AUTO_HEIGHT),
+    (f"Automatic ({AUTO_HEIGHT_RULE})", AUTO_HEIGHT),
     ("Camera size", FULL_SIZE),
     *((f"{height} px", height) for height in (1080, 720, 540, 480, 360, 240, 180)),
 ]
@@ -78,11 +84,24 @@ def defaults() -> dict[str, Any]:
         "mode": DEFAULT_MODE,
         **{key: kind(getattr(mask, key)) for key, kind in MASK_KEY_TYPES.items()},
         "processing_height": AUTO_HEIGHT,
+        "target_fps": 0,
         "strength": round(PipelineConfig.strength * 100),
         "keep_colours": PipelineConfig.keep_colours,
         "device": DEVICE_CHOICES[0],
+        "engine": ENGINE_CHOICES[0],
+        "threads": 0,
         "show_mask": False,
     }
+
+
+# Automatic height aims at OBS's frame rate, but never above this (a call shows at most 30 fps).
+MAX_AUTO_FPS = 30.0
+
+
+def leave_obs_a_core() -> int:
+    """The network's CPU threads when the user leaves it to us: every core but one, which OBS
+    needs to render, encode and send the Virtual Camera."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
@@ -93,12 +112,18 @@ def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
     device = str(values["device"])
     if device not in DEVICE_CHOICES:
         raise FdstyleError(f"unknown device '{device}' (choose from {', '.join(DEVICE_CHOICES)})")
+    engine = str(values["engine"])
+    if engine not in ENGINE_CHOICES:
+        raise FdstyleError(f"unknown engine '{engine}' (choose from {', '.join(ENGINE_CHOICES)})")
     mask = MaskParams(**{key: kind(values[key]) for key, kind in MASK_KEY_TYPES.items()})
     pipeline = PipelineConfig(
         style=style,
         mode=str(values["mode"]),
         mask=mask,
         device=device,
+        engine=engine,
+        threads=int(values["threads"]) or leave_obs_a_core(),
+        target_fps=int(values["target_fps"]) or min(max_fps, MAX_AUTO_FPS),
         processing_height=int(values["processing_height"]),
         strength=int(values["strength"]) / 100,
         keep_colours=bool(values["keep_colours"]),

@@ -3,7 +3,7 @@
 # OBS on Windows loads the Python set in Tools > Scripts > Python Settings, so the packages go into
 # that Python.  This picks the newest Python that your OBS version can load (via the "py" launcher),
 # installs torch (CUDA build when an NVIDIA GPU answers, CPU build otherwise), numpy,
-# opencv-python-headless and tqdm, and prints exactly what to set in OBS.
+# opencv-python-headless, openvino and tqdm, and prints exactly what to set in OBS.
 #
 #   powershell -ExecutionPolicy Bypass -File install\install.ps1 [-Python C:\Path\python.exe] [-Torch "torch==2.13.0"]
 param(
@@ -47,8 +47,8 @@ if ($Torch) {
 
 & $Python -m pip install --disable-pip-version-check -q --upgrade @torchArgs
 if ($LASTEXITCODE -ne 0) { throw "installing torch failed" }
-& $Python -m pip install --disable-pip-version-check -q --upgrade numpy opencv-python-headless tqdm
-if ($LASTEXITCODE -ne 0) { throw "installing numpy/opencv failed" }
+& $Python -m pip install --disable-pip-version-check -q --upgrade numpy opencv-python-headless openvino tqdm
+if ($LASTEXITCODE -ne 0) { throw "installing numpy/opencv/openvino failed" }
 & $Python -c "import torch, numpy, cv2; print('installed: torch', torch.__version__, '| cuda', torch.cuda.is_available())"
 
 Write-Host @"

@@ -17,7 +17,7 @@ TORCH_REQ="${FDSTYLE_TORCH:-}"
 PYTHON=""
 DEFAULT_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/fdstyle/venv"
 VENV="${FDSTYLE_VENV:-$DEFAULT_VENV}"
-PACKAGES=(numpy opencv-python-headless tqdm)
+PACKAGES=(numpy opencv-python-headless openvino tqdm)  # openvino: the fast engine on CPUs and Intel GPUs
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 
@@ -63,7 +63,7 @@ install_packages() {
     # shellcheck disable=SC2046  # torch_args is a list of pip arguments
     "$python" -m pip install --disable-pip-version-check -q --upgrade $(torch_args)
     "$python" -m pip install --disable-pip-version-check -q --upgrade "${PACKAGES[@]}"
-    "$python" -c "import torch, numpy, cv2; print('installed: torch', torch.__version__, '| numpy', numpy.__version__)"
+    "$python" -c "import torch, numpy, cv2, openvino; print('installed: torch', torch.__version__, '| numpy', numpy.__version__, '| openvino', openvino.__version__)"
 }
 
 next_steps() {

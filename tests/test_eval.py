@@ -76,15 +76,19 @@ def test_method_variants_override_mask_settings() -> None:
 def test_bench_json_tiny_configuration(candy: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     argv = ["bench", "--style", str(candy), "--sizes", "48x32,40x24", "--modes", "perframe,paper,flow", "--processing-height", "28"]
-    assert main(argv + ["--devices", "cpu", "--warmup", "1", "--repeats", "2", "--json", str(out)]) == 0
+    options = ["--devices", "cpu", "--engines", "torch,openvino", "--precisions", "fp32", "--warmup", "1", "--repeats", "2"]
+    assert main(argv + options + ["--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert len(report["results"]) == 6
+    assert len(report["results"]) == 12  # 2 sizes × 2 engines × 3 modes
     for row in report["results"]:
         assert set(row["ms"]) == {"upload", "network", "stabilize", "download", "total"}
-        assert row["fps"] == pytest.approx(1000 / row["ms"]["total"])
-        assert row["device"] == "cpu" and row["precision"] == "fp32"
-    assert [r["size"] for r in report["ratios"]] == ["48x32@28p", "40x24"]  # 24 rows: already below 28
+        assert row["fps"] == pytest.approx(1000 / row["mean_ms"])
+        assert row["engine_name"] in ("torch", "openvino") and row["precision"] == "fp32"
+    sizes = [r["size"] for r in report["ratios"]]
+    assert sizes == ["48x32@28p", "48x32@28p", "40x24", "40x24"]  # 24 rows: already below 28
     assert all(r["paper_over_perframe"] > 0 and r["flow_over_perframe"] > 0 for r in report["ratios"])
+    speedups = report["engine_speedups"]
+    assert len(speedups) == 6 and all(r["engine"].startswith("openvino") and r["over_torch"] > 0 for r in speedups)
 
 
 def test_bench_on_a_real_clip_counts_network_calls(data_dir: Path, candy: Path, tmp_path: Path) -> None:

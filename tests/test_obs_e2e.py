@@ -152,7 +152,7 @@ def test_output_is_stylized_and_keeps_updating(obs_run: Obs) -> None:
     print(f"output vs camera: mean |difference| {difference:.1f} grey levels")
     assert difference > 20, "the output looks like the camera, not like a painting"
     status = obs_run.vendor("get_status")
-    assert status["problem"] == "" and status["device"].startswith("cpu"), status
+    assert status["problem"] == "" and status["device"].startswith("openvino CPU"), status
     assert f"paints at ≤ {PROCESSING_HEIGHT} px high" in status["device"], "the scene collection's height reached the painter"
     assert status["on_ui_thread"], "remote requests must run on OBS's UI thread, which owns the settings"
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from fdstyle_core.engine.devices import is_device_failure
+from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.painter import Painter
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.engine.precision import choose_precision, precision_error
+from fdstyle_core.engine.precision import choose_precision, painting_error
 from fdstyle_core.engine.styles import load_network
 from fdstyle_core.io.video import open_source, read_image
 
@@ -23,13 +24,16 @@ def _frame(data_dir: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_full_and_region_passes_match_fp32(candy: Path, data_dir: Path, dtype: torch.dtype) -> None:
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_half_precision_full_and_region_passes_match_fp32(candy: Path, data_dir: Path, precision: str) -> None:
     frame = _frame(data_dir)
     net = load_network(candy)
     with torch.inference_mode():
-        reference = Painter(net, torch.float32, torch.device("cpu"), 0)(frame)
-        half = Painter(load_network(candy).to(dtype), dtype, torch.device("cpu"), 0)
+        reference = Painter(TorchEngine(net, CPU), 0)(frame)
+        half = Painter(TorchEngine(net, CPU, precision), 0)
         full = half(frame)
         region = half.regions(frame, [BOX])[0]
     y0, y1, x0, x1 = BOX
@@ -47,8 +51,8 @@ def test_reference_mode_in_fp16_follows_fp32_on_a_talking_clip(candy: Path, data
                 break
     finally:
         source.close()
-    exact = Pipeline(PipelineConfig(style=str(candy), device="cpu", precision="fp32"))
-    half = Pipeline(PipelineConfig(style=str(candy), device="cpu", precision="fp16"))
+    exact = Pipeline(PipelineConfig(style=str(candy), device="cpu", engine="torch", precision="fp32"))
+    half = Pipeline(PipelineConfig(style=str(candy), device="cpu", engine="torch", precision="fp16"))
     for frame in frames:
         difference = np.abs(exact.process(frame).astype(float) - half.process(frame).astype(float))
         assert difference.mean() < 2
@@ -57,11 +61,36 @@ def test_reference_mode_in_fp16_follows_fp32_on_a_talking_clip(candy: Path, data
 def test_the_precision_check_leaves_the_weights_exact(candy: Path) -> None:
     net = load_network(candy)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    mean, worst = precision_error(net, torch.float16, torch.device("cpu"))
+    mean, worst = painting_error(TorchEngine(net, CPU, "fp16"), TorchEngine(net, CPU))
     assert np.isfinite(mean) and mean < 2 and worst < 255
     assert all(torch.equal(before[k], v) and v.dtype == torch.float32 for k, v in net.state_dict().items())
-    assert choose_precision(net, torch.device("cpu"), "auto").dtype == torch.float32
-    assert choose_precision(net, torch.device("cpu"), "bf16").dtype == torch.bfloat16
+
+
+def test_auto_precision_keeps_the_first_candidate_that_paints_like_fp32(candy: Path) -> None:
+    net = load_network(candy)
+
+    def make(name: str) -> TorchEngine:
+        return TorchEngine(net, CPU, name)
+
+    def exact() -> TorchEngine:
+        return TorchEngine(net, CPU)
+
+    assert choose_precision("auto", ("fp16", "bf16"), make, exact)[0].precision == "fp16"
+    assert choose_precision("bf16", ("fp16",), make, exact)[0].precision == "bf16"
+    assert choose_precision("auto", (), make, exact)[0].precision == "fp32"
+
+
+def test_a_precision_that_paints_wrongly_is_refused(candy: Path) -> None:
+    net = load_network(candy)
+    broken = TorchEngine(load_network(candy), CPU, "fp16")
+    with torch.no_grad():
+        broken._full.net.deconv3.conv2d.bias.add_(40)  # the "half precision" paints another picture
+
+    def make(name: str) -> TorchEngine:
+        return broken if name == "fp16" else TorchEngine(net, CPU)
+
+    engine, reason = choose_precision("auto", ("fp16",), make, lambda: TorchEngine(net, CPU))
+    assert engine.precision == "fp32" and "fp16 off by" in reason
 
 
 def test_only_real_device_failures_leave_the_gpu() -> None:

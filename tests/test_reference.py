@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from fdstyle_core.stabilizers import reference
 from fdstyle_core.cli.main import main
 from fdstyle_core.evaluation.metrics import background_flicker, motion_change
+from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.painter import Painter
+from fdstyle_core.stabilizers import base, cpu_filters
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
 from fdstyle_core.stabilizers.base import MaskParams
@@ -116,7 +118,7 @@ def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tu
     """A real painter's second step: (network calls, region calls), the share repainted, and the
     repainted pixels' mean difference from the whole frame painted with the same frozen statistics."""
     height, width = second.shape[:2]
-    painter = Painter(load_network(candy), torch.float32, torch.device("cpu"), processing_height=0)
+    painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height=0)
     stabilizer = ReferenceStabilizer(MaskParams())
     with torch.inference_mode():
         stabilizer.step(as_tensor(first), painter)
@@ -179,7 +181,7 @@ def test_region_with_frozen_statistics_matches_full_frame(
     candy: Path, data_dir: Path, processing_height: int
 ) -> None:
     frame = as_tensor(read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (256, 256))[0])
-    painter = Painter(load_network(candy), torch.float32, torch.device("cpu"), processing_height)
+    painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height)
     box = (100, 160, 90, 170)
     with torch.inference_mode():
         full = painter(frame)
@@ -259,3 +261,23 @@ def test_repaint_masks_on_the_changed_window_equal_whole_frame_filters(
             region, alpha = repaint_masks(changed, params)
         assert torch.equal(region, expected_region)
         assert torch.allclose(alpha, feathered(expected_region, feather), atol=1e-6)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    height=st.integers(1, 48), width=st.integers(1, 48), data=st.data(),
+    feather=st.integers(1, 6), erode_kernel=st.sampled_from([1, 3, 5, 7]), erode_iters=st.integers(0, 3),
+)
+def test_the_opencv_mask_filters_equal_the_torch_ones(
+    height: int, width: int, data: st.DataObject, feather: int, erode_kernel: int, erode_iters: int
+) -> None:
+    """The CPU's OpenCV filters and the GPU's torch filters give the same masks, borders included."""
+    bits = data.draw(st.lists(st.booleans(), min_size=2 * height * width, max_size=2 * height * width))
+    changed = torch.tensor(bits, dtype=torch.float32).reshape(2, 1, height, width)
+    params = MaskParams(feather=feather, erode_kernel=erode_kernel, erode_iters=erode_iters)
+    region = changed_region(changed, params)
+    assert torch.equal(region, reference.changed_region_torch(changed, params))
+    assert torch.allclose(feathered(region, feather), reference.feathered_torch(region, feather), atol=1e-6)
+    side = (erode_kernel - 1) * erode_iters + 1  # the paper's dilation and erosion
+    assert torch.equal(cpu_filters.square_max(changed, side), base._square_max(changed, side))
+    assert torch.equal(cpu_filters.square_min(changed, side), -base._square_max(-changed, side))

@@ -82,11 +82,10 @@ def test_a_device_that_fails_to_start_leaves_the_running_network_alone(
     frame = np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     before = pipeline.process(frame)
 
-    def broken_gpu(net: torch.nn.Module, device: torch.device, precision: str) -> object:
+    def broken_gpu(*args: object) -> object:
         raise RuntimeError("CUDA error: out of memory")
 
-    monkeypatch.setattr("fdstyle_core.engine.pipeline.resolve_device", lambda name: torch.device("meta"))
-    monkeypatch.setattr("fdstyle_core.engine.pipeline.choose_precision", broken_gpu)
+    monkeypatch.setattr("fdstyle_core.engine.pipeline.choose_engine", broken_gpu)
     with pytest.raises(RuntimeError, match="out of memory"):
         pipeline.configure(PipelineConfig(style=str(candy), mode="perframe", device="cuda"))
     assert np.array_equal(pipeline.process(frame), before)

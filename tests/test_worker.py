@@ -36,7 +36,7 @@ class Camera:
 
     def __call__(self) -> np.ndarray:
         self.calls += 1
-        return self.rng.integers(0, 256, (*SIZE, 4), dtype=np.uint8)
+        return self.rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)
 
 
 class Sink:
@@ -55,7 +55,7 @@ class Sink:
 
 @pytest.fixture
 def config(candy: Path) -> WorkerConfig:
-    return WorkerConfig(PipelineConfig(style=str(candy), device="cpu"), max_fps=200)
+    return WorkerConfig(PipelineConfig(style=str(candy), device="cpu", precision="fp32"), max_fps=200)
 
 
 def run(worker: Worker) -> Worker:
@@ -69,9 +69,9 @@ def test_processes_frames_and_reports_status(config: WorkerConfig) -> None:
     try:
         wait_until(lambda: sink.count() >= 3)
         status = worker.status
-        assert status.running and status.device == "cpu fp32" and status.problem == ""
+        assert status.running and status.device == "openvino CPU fp32" and status.problem == ""
         assert status.fps > 0 and status.latency_ms > 0 and status.frames >= 3
-        assert sink.frames[0].shape == (*SIZE, 4)
+        assert sink.frames[0].shape == (*SIZE, 3)
     finally:
         assert worker.stop()
     assert not worker.is_alive and worker.status.text() == "stopped"
@@ -129,6 +129,7 @@ def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig)
     sink = Sink()
     worker = run(Worker(lambda: frame, sink, config))
     try:
+        wait_until(lambda: sink.count() >= 1)
         time.sleep(0.5)
         assert sink.count() == 1, "an unchanged picture is processed once"
         worker.configure(replace(config, enabled=False))  # e.g. an OBS image source, then a setting changes
@@ -140,12 +141,26 @@ def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig)
     assert np.array_equal(sink.frames[-1], frame)
 
 
-class GpuThatFails(Pipeline):
-    """A pipeline that pretends to be on a GPU and runs out of memory on its first frame."""
+class PretendGpu(Pipeline):
+    """A CPU pipeline that says it is on a GPU when its config asks for one."""
 
     def __init__(self, config: PipelineConfig) -> None:
         super().__init__(replace(config, device="cpu"))
         self.fake_gpu = config.device != "cpu"
+        self.failed = False
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda") if self.failed else super().device
+
+    def fail(self, exc: Exception) -> None:
+        """Raise ``exc`` as the pretend GPU's failure."""
+        self.failed = True
+        raise exc
+
+
+class GpuThatFails(PretendGpu):
+    """Runs out of memory on its first frame on the pretend GPU."""
 
     @property
     def description(self) -> str:
@@ -153,8 +168,7 @@ class GpuThatFails(Pipeline):
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         if self.fake_gpu:
-            self.device = type(self.device)("cuda")
-            raise RuntimeError("CUDA out of memory")
+            self.fail(RuntimeError("CUDA out of memory"))
         return super().process(frame)
 
 
@@ -171,21 +185,20 @@ def status_after_first_frame(gpu: WorkerConfig, factory: Callable[[PipelineConfi
 
 def test_gpu_failure_falls_back_to_cpu_and_says_so(config: WorkerConfig) -> None:
     status = status_after_first_frame(replace(config, pipeline=replace(config.pipeline, device="cuda")), GpuThatFails)
-    assert status.device == "cpu fp32"
+    assert status.device == "openvino CPU fp32"
     assert "running on CPU" in status.notice
 
 
-class GpuShortOfMemory(Pipeline):
-    """A pipeline on a pretend GPU that has memory only for paintings at most 30 rows high."""
+class GpuShortOfMemory(PretendGpu):
+    """A pretend GPU that has memory only for paintings at most 30 rows high."""
 
     def __init__(self, config: PipelineConfig) -> None:
-        super().__init__(replace(config, device="cpu"))
+        super().__init__(config)
         self.fits = 0 < config.processing_height <= 30
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         if not self.fits:
-            self.device = type(self.device)("cuda")
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            self.fail(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
         return super().process(frame)
 
 

@@ -1,4 +1,4 @@
-"""`python -m fdstyle_core bench`: per-stage milliseconds and fps per mode, size, device and precision.
+"""`python -m fdstyle_core bench`: per-stage milliseconds and fps per mode, size, device, engine and precision.
 
 Frames are synthetic (a textured still background with a moving disc, like a head in front of a
 wall), so the numbers need no data and every mode sees motion; or, with ``--clip``, a real clip's
@@ -20,10 +20,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fdstyle_core.engine.devices import available_devices, device_label, precision_name
+from fdstyle_core.engine.inference.openvino_engine import native_bf16
+from fdstyle_core.engine.selection import available_devices, available_engines
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.cli.evaluate import method_settings, parse_methods
-from fdstyle_core.cli.options import output_file, parse_processing_height, parse_size_arg, positive_int, style_argument, write_json
+from fdstyle_core.cli.options import (
+    non_negative_int, output_file, parse_processing_height, parse_size_arg, positive_int, style_argument, write_json,
+)
 from fdstyle_core.engine.pipeline import FULL_SIZE, Pipeline, PipelineConfig
 from fdstyle_core.stabilizers import MODES
 from fdstyle_core.io.video import open_source
@@ -41,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… as in eval"
     )
     parser.add_argument("--devices", help=f"comma-separated (default: all available: {', '.join(available_devices())})")
+    parser.add_argument(
+        "--engines", help=f"comma-separated, for the CPU (default: all installed: {', '.join(available_engines())})"
+    )
     parser.add_argument("--precisions", help="comma-separated fp32/fp16/bf16 (default: fp32, plus fp16 on GPUs)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for the network (0 = all cores)")
     parser.add_argument(
         "--processing-height", type=parse_processing_height, default=FULL_SIZE,
         help="paint at most this many rows high (0 = frame size; auto = what the OBS script uses by default)",
@@ -97,10 +104,13 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def _precisions(device: str, chosen: str | None) -> list[str]:
+def _precisions(device: str, engine: str, chosen: str | None) -> list[str]:
+    """fp32 everywhere (the laptop-representative figure on a CPU), plus the half precision the device is fast at."""
     if chosen:
         return _split(chosen)
-    return ["fp32"] if device == "cpu" else ["fp32", "fp16"]
+    if device != "cpu":
+        return ["fp32", "fp16"]
+    return ["fp32", "bf16"] if engine == "openvino" and native_bf16() else ["fp32"]
 
 
 def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict:
@@ -134,14 +144,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"{note}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads; medians of {args.repeats} frames after {args.warmup} warm-up")
     style = style_argument(args)
     results, ratios = [], []
-    jobs = [(d, p, size) for d in devices for p in _precisions(d, args.precisions) for size in args.sizes]
+    engines = _split(args.engines) if args.engines is not None else available_engines()
+    jobs = [
+        (d, e, p, size)
+        for size in args.sizes
+        for d in devices
+        for e in (engines if d in ("cpu", "intel-gpu", "npu") else ["torch"])
+        for p in _precisions(d, e, args.precisions)
+    ]
     bar = tqdm(total=len(jobs) * len(modes), desc="bench", unit="run", file=sys.stderr, disable=None)
-    for device, precision, (width, height) in jobs:
+    for device, engine, precision, (width, height) in jobs:
         count = args.warmup + args.repeats
         frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
-        config = PipelineConfig(style=style, device=device, precision=precision, processing_height=args.processing_height)
+        config = PipelineConfig(
+            style=style, device=device, engine=engine, precision=precision, threads=args.threads,
+            processing_height=args.processing_height,
+        )
         pipeline = Pipeline(config)
-        where = {"device": device_label(pipeline.device), "precision": precision_name(pipeline.dtype)}
+        if pipeline.choice.notice:
+            print(f"note: {pipeline.choice.notice}", file=sys.stderr)
+        engine_used = pipeline.choice.engine
+        where = {"engine": engine_used.label, "engine_name": engine_used.name, "precision": engine_used.precision}
         painted = pipeline.painter.processing_height
         size_label = f"{width}x{height}" + (f"@{painted}p" if 0 < painted < height else "")  # painted smaller
         totals = {}
@@ -157,23 +180,36 @@ def run(args: argparse.Namespace) -> int:
             over = {f"{mode}_over_perframe": total / totals["perframe"] for mode, total in totals.items() if mode != "perframe"}
             ratios.append({**where, "size": size_label, **over})
     bar.close()
-    print_table(results, ratios)
+    speedups = engine_speedups(results)
+    print_table(results, ratios, speedups)
     if args.json:
         machine = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
         report = {"note": note, "torch": torch.__version__, "machine": machine, "warmup": args.warmup, "repeats": args.repeats}
         report["frames"] = args.clip or "synthetic moving disc"
-        write_json(args.json, {**report, "results": results, "ratios": ratios})
+        write_json(args.json, {**report, "results": results, "ratios": ratios, "engine_speedups": speedups})
     return 0
 
 
-def print_table(results: list[dict], ratios: list[dict]) -> None:
+def engine_speedups(results: list[dict]) -> list[dict]:
+    """torch's mean time over each other engine's, per size, mode and precision of the same run."""
+    torch_ms = {(r["size"], r["mode"], r["precision"]): r["mean_ms"] for r in results if r["engine_name"] == "torch"}
+    return [
+        {"engine": r["engine"], "size": r["size"], "mode": r["mode"], "over_torch": torch_ms[key] / r["mean_ms"]}
+        for r in results
+        if r["engine_name"] != "torch" and (key := (r["size"], r["mode"], r["precision"])) in torch_ms
+    ]
+
+
+def print_table(results: list[dict], ratios: list[dict], speedups: list[dict]) -> None:
     width = max(9, *(len(r["mode"]) for r in results))
-    header = f"\n{'device':<28} {'prec':<5} {'size':<15} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
+    header = f"\n{'engine':<28} {'prec':<5} {'size':<15} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
     print(header + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
     for r in results:
         cells = "".join(f"{r['ms'][s]:10.1f}" for s in STAGES)
         counts = f"{r['mean_ms']:10.1f}{r['calls_per_frame']:9.2f}{r['region_calls_per_frame']:9.2f}"
-        print(f"{r['device']:<28} {r['precision']:<5} {r['size']:<15} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
+        print(f"{r['engine']:<28} {r['precision']:<5} {r['size']:<15} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
     for r in ratios:
         over = ", ".join(f"{key.removesuffix('_over_perframe')} {value:.3f}×" for key, value in r.items() if key.endswith("_over_perframe"))
-        print(f"mean time / perframe's, {r['device']} {r['precision']} {r['size']}: {over}")
+        print(f"mean time / perframe's, {r['engine']} {r['size']}: {over}")
+    for r in speedups:
+        print(f"{r['engine']} {r['size']} {r['mode']}: {r['over_torch']:.2f}× torch's speed (same run)")

@@ -1,8 +1,8 @@
 """`python -m fdstyle_core doctor`: what this machine can run, how exactly, and how fast, in one table.
 
 The first thing to run on a new machine, and what a user pastes into a bug report: for every
-device and precision it runs the precision check (full and region pass against fp32) and times a
-full-frame and a region pass of the style network.
+device, engine and precision it runs the precision check (full and region pass against torch
+fp32) and times a full-frame and a region pass of the style network.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 
 import torch
 
-from fdstyle_core.engine.devices import DTYPES, available_devices, device_label, resolve_device, synchronize
-from fdstyle_core.engine.painter import Painter
-from fdstyle_core.engine.precision import CHECK_BOX, check_frame, choose_precision, precision_error
-from fdstyle_core.engine.styles import load_network
 from fdstyle_core.cli.options import positive_int, style_argument
-
-ENGINES = ("torch",)  # the inference engines this build has
+from fdstyle_core.engine.devices import synchronize
+from fdstyle_core.engine.inference.torch_engine import TorchEngine
+from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.precision import CHECK_BOX, check_frame, painting_error
+from fdstyle_core.engine.selection import available_devices, available_engines, choose_engine
+from fdstyle_core.engine.styles import load_network
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,34 +37,46 @@ def _median_ms(work, repeats: int, device: torch.device) -> float:  # type: igno
     return sorted(times[1:])[len(times[1:]) // 2]
 
 
-def _row(style: str, device: torch.device, precision: str, repeats: int) -> str:
-    net = load_network(style).to(device)
-    dtype = DTYPES[precision]
-    mean, worst = precision_error(net, dtype, device) if dtype != torch.float32 else (0.0, 0.0)
-    painter = Painter(net if dtype == torch.float32 else load_network(style).to(device, dtype), dtype, device, 0)
-    frame = check_frame(device)
+def _combinations(device: str) -> list[tuple[str, str]]:
+    """(engine, precision) pairs worth a row on ``device``."""
+    if device in ("cuda", "mps"):
+        return [("torch", p) for p in ("fp32", "fp16", "bf16")]
+    engines = ["openvino"] if device != "cpu" else available_engines()
+    return [(e, p) for e in engines for p in ("fp32", "bf16" if device == "cpu" else "fp16")]
+
+
+def _row(net: torch.nn.Module, device: str, engine: str, precision: str, repeats: int) -> str:
+    choice = choose_engine(net, device, engine, precision)
+    chosen = choice.engine
+    if choice.notice:
+        return f"| {device} | {engine} | {precision} | failed: {choice.notice} | | | |"
+    reference = TorchEngine(net, chosen.device)
+    mean, worst = painting_error(chosen, reference) if (engine, precision) != ("torch", "fp32") else (0.0, 0.0)
+    painter = Painter(chosen, 0)
+    frame = check_frame(chosen.device)
     with torch.inference_mode():
-        full_ms = _median_ms(lambda: painter(frame), repeats, device)
-        region_ms = _median_ms(lambda: painter.regions(frame, [CHECK_BOX]), repeats, device)
-    return f"| {device_label(device)} | torch | {precision} | {mean:.2f} | {worst:.1f} | {full_ms:.1f} | {region_ms:.1f} |"
+        full_ms = _median_ms(lambda: painter(frame), repeats, chosen.device)
+        region_ms = _median_ms(lambda: painter.regions(frame, [CHECK_BOX]), repeats, chosen.device)
+    return f"| {device} | {engine} | {precision} | {mean:.2f} | {worst:.1f} | {full_ms:.1f} | {region_ms:.1f} |"
 
 
 def run(args: argparse.Namespace) -> int:
     style = style_argument(args)
+    net = load_network(style)
     side = check_frame(torch.device("cpu")).shape[-1]
     print(f"fdstyle doctor: {platform.platform()}, Python {platform.python_version()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads")
-    print(f"devices: {', '.join(available_devices())}; engines: {', '.join(ENGINES)}; style: {style}")
+    print(f"devices: {', '.join(available_devices())}; engines: {', '.join(available_engines())}; style: {style}")
     print(f"\n| device | engine | precision | mean error | max error | full {side}² ms | region ms |")
     print("|---|---|---|---|---|---|---|")
-    for name in available_devices():
-        device = resolve_device(name)
-        precisions = ("fp32",) if device.type == "cpu" else ("fp32", "fp16", "bf16")
-        for precision in precisions:
+    for device in available_devices():
+        for engine, precision in _combinations(device):
             try:
-                print(_row(style, device, precision, args.repeats), flush=True)
+                print(_row(net, device, engine, precision, args.repeats), flush=True)
             except Exception as exc:  # noqa: BLE001 - a failing device is a finding, not a crash
-                print(f"| {device_label(device)} | torch | {precision} | failed: {type(exc).__name__}: {str(exc)[:120]} | | | |")
-        choice = choose_precision(load_network(style).to(device), device, "auto")
-        print(f"\n{device_label(device)}: auto picks {choice.name} ({choice.reason})")
+                print(f"| {device} | {engine} | {precision} | failed: {type(exc).__name__}: {str(exc)[:120]} | | | |")
+    print()
+    for device in available_devices():
+        choice = choose_engine(net, device)
+        print(f"{device}: auto picks {choice.engine.label} ({choice.reason}){'; ' + choice.notice if choice.notice else ''}")
     return 0

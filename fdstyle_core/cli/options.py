@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 
 from fdstyle_core.io.atomic import replaced_on_success
-from fdstyle_core.engine.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from fdstyle_core.engine.devices import PRECISION_CHOICES
+from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.pipeline import AUTO_HEIGHT, FULL_SIZE, PipelineConfig, auto_height_rule
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZE, PipelineConfig
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.engine.styles import default_style
@@ -53,11 +54,17 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     parser.add_argument("--strength", type=parse_percent, default=100.0, help="style strength in %% (0 = the camera, 100 = the painting)")
     parser.add_argument("--keep-colours", action="store_true", help="paint the luminance only, keep the camera's colours")
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+    parser.add_argument(
+        "--engine", default="auto", choices=ENGINE_CHOICES,
+        help="auto = OpenVINO on the CPU (torch where it is missing), torch on CUDA and MPS",
+    )
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for the network (0 = all cores)")
     parser.add_argument(
         "--processing-height", type=parse_processing_height, default=FULL_SIZE,
-        help=f"stylize at most this many rows high (0 = frame size; auto = {auto_height_rule()})",
+        help=f"stylize at most this many rows high (0 = frame size; auto = {AUTO_HEIGHT_RULE})",
     )
+    parser.add_argument("--target-fps", type=positive_float, default=30.0, help="the frame rate --processing-height auto keeps")
     parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
     parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")
 
@@ -89,6 +96,16 @@ def non_negative_int(text: str) -> int:
 
 def positive_int(text: str) -> int:
     return _whole_number(text, 1)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got '{text}'")
+    return value
 
 
 def _writable_place(path: Path) -> None:
@@ -173,7 +190,10 @@ def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
         mode=mode,
         mask=mask_params(args),
         device=args.device,
+        engine=args.engine,
         precision=args.precision,
+        threads=args.threads,
+        target_fps=args.target_fps,
         processing_height=args.processing_height,
         strength=args.strength / 100,
         keep_colours=args.keep_colours,

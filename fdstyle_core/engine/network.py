@@ -127,3 +127,51 @@ def width_from_state_dict(state: dict[str, torch.Tensor]) -> float:
     if weight is None or weight.ndim != 4:
         return 1.0
     return weight.shape[0] / BASE_CHANNELS
+
+
+# Per instance norm, in network order: mean then variance (each 1×C×1×1, fp32).
+Stats = tuple[torch.Tensor, ...]
+
+
+class FullFrameGraph(nn.Module):
+    """The network on a whole frame, returning the painting and every instance norm's statistics.
+
+    A plain function of its input, so an inference engine can compile it as one graph.
+    """
+
+    def __init__(self, net: TransformerNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        norms = norm_layers(self.net)
+        for norm in norms:
+            norm.frozen, norm.recording = None, True
+        try:
+            y = self.net(x)
+        finally:
+            for norm in norms:
+                norm.recording = False
+        stats: list[torch.Tensor] = []
+        for norm in norms:
+            assert norm.recorded is not None
+            stats.extend(norm.recorded)
+        return (y, *stats)
+
+
+class RegionGraph(nn.Module):
+    """The network on a crop, normalized with the statistics a :class:`FullFrameGraph` returned."""
+
+    def __init__(self, net: TransformerNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, *stats: torch.Tensor) -> torch.Tensor:
+        norms = norm_layers(self.net)
+        for index, norm in enumerate(norms):
+            norm.frozen = (stats[2 * index], stats[2 * index + 1])
+        try:
+            return self.net(x)
+        finally:
+            for norm in norms:
+                norm.frozen = None

@@ -14,7 +14,8 @@ import torch
 from torch.nn import functional as F
 
 from fdstyle_core.engine.devices import synchronize
-from fdstyle_core.engine.network import SIZE_MULTIPLE, TransformerNet, norm_layers
+from fdstyle_core.engine.inference.base import InferenceEngine
+from fdstyle_core.engine.network import SIZE_MULTIPLE, Stats
 
 # Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
 MIN_NETWORK_SIDE = 16
@@ -67,8 +68,9 @@ class RegionPainter(Protocol):
 class Painter:
     """Callable on a full frame (N×3×H×W float 0–255) → stylized frame of the same size."""
 
-    def __init__(self, net: TransformerNet, dtype: torch.dtype, device: torch.device, processing_height: int) -> None:
-        self.net, self.dtype, self.device = net, dtype, device
+    def __init__(self, engine: InferenceEngine, processing_height: int) -> None:
+        self.engine, self.device = engine, engine.device
+        self._stats: Stats | None = None
         self.processing_height = processing_height
         self.network_ms = 0.0  # accumulated since the caller last reset it
         self.calls = 0  # network runs, whole frames and regions together
@@ -80,14 +82,15 @@ class Painter:
             return target, max(1, round(width * target / height))
         return height, width
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        """The network on an arbitrary-size input: pad to what it accepts, crop back, clamp."""
+    @staticmethod
+    def _padded(x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded on the bottom and right to a size the network accepts."""
         h, w = x.shape[-2:]
         pad_h = max(MIN_NETWORK_SIDE, _round_up(h, SIZE_MULTIPLE)) - h
         pad_w = max(MIN_NETWORK_SIDE, _round_up(w, SIZE_MULTIPLE)) - w
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        return self.net(x.to(self.dtype)).float()[:, :, :h, :w]
+        return x
 
     def _timed(self, work, runs: int = 1):  # type: ignore[no-untyped-def]
         """``work()``, its time added to ``network_ms`` and its ``runs`` network runs to ``calls``."""
@@ -112,15 +115,8 @@ class Painter:
 
         def work() -> torch.Tensor:
             x = self._to_network(frame)
-            norms = norm_layers(self.net)
-            for norm in norms:
-                norm.frozen, norm.recording = None, True
-            try:
-                y = self._run(x)
-            finally:
-                for norm in norms:
-                    norm.recording = False
-            self._stats = [norm.recorded for norm in norms]
+            y, self._stats = self.engine.full(self._padded(x))
+            y = y[:, :, : x.shape[-2], : x.shape[-1]]
             if y.shape[-2:] != frame.shape[-2:]:
                 y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)
             return y.clamp_(0, 255)
@@ -129,7 +125,7 @@ class Painter:
 
     @property
     def has_statistics(self) -> bool:
-        return getattr(self, "_stats", None) is not None
+        return self._stats is not None
 
     def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
         """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
@@ -154,14 +150,7 @@ class Painter:
         def work() -> list[torch.Tensor]:
             height, width = frame.shape[-2:]
             x = self._to_network(frame)  # shrunk once for all boxes
-            norms = norm_layers(self.net)
-            for norm, stats in zip(norms, self._stats):
-                norm.frozen = stats
-            try:
-                return [self._paint_window(x, height, width, box) for box in boxes]
-            finally:
-                for norm in norms:
-                    norm.frozen = None
+            return [self._paint_window(x, height, width, box) for box in boxes]
 
         self.region_calls += len(boxes)
         return self._timed(work, runs=len(boxes))
@@ -169,7 +158,9 @@ class Painter:
     def _paint_window(self, x: torch.Tensor, height: int, width: int, box: Box) -> torch.Tensor:
         (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
         y0, y1, x0, x1 = box
-        painted = self._run(x[:, :, ny0:ny1, nx0:nx1])
+        window = x[:, :, ny0:ny1, nx0:nx1]
+        assert self._stats is not None
+        painted = self.engine.region(self._padded(window), self._stats)[:, :, : window.shape[-2], : window.shape[-1]]
         if (nh, nw) == (height, width):
             return painted[:, :, y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0].clamp_(0, 255)
         return _upsample_window(painted, (ny0, nx0), box, (nh / height, nw / width)).clamp_(0, 255)

@@ -8,28 +8,33 @@ new configuration.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
-from fdstyle_core.engine.devices import PRECISION_CHOICES, device_label, precision_name, resolve_device, synchronize
-from fdstyle_core.engine.precision import choose_precision
-from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.auto_height import HeightChoice, choose_height, pass_timer, smaller_height
+from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import Painter
-from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, MaskParams, Stabilizer, StepResult, make_stabilizer
+from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY, MaskParams, Stabilizer, StepResult, make_stabilizer
 from fdstyle_core.stabilizers.perframe import PerFrame
 from fdstyle_core.engine.styles import load_network, resolve_style
 
-# processing_height values: 0 paints at the frame's own size; AUTO at a height the device keeps
-# live: at most AUTO_HEIGHTS[device type], the frame's own size on a CUDA GPU.  Measured on a
-# 2-core CPU: 640×360 takes about 1 s a frame, 1920×1080 about 17 s.
+# processing_height values: 0 paints at the frame's own size; AUTO at the largest height that
+# this machine paints at the target frame rate, measured (see engine.auto_height).
 FULL_SIZE = 0
 AUTO_HEIGHT = -1
-AUTO_HEIGHTS = {"cpu": 360, "mps": 720}
+# Of the frame period, what the network may take; the stabilizer and the frame's way in and out
+# need the rest.
+NETWORK_SHARE = 0.8
+# Engines kept built per style and settings, so that switching styles back and forth is instant.
+MAX_CACHED_ENGINES = 4
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,10 @@ class PipelineConfig:
     mode: str = DEFAULT_MODE
     mask: MaskParams = field(default_factory=MaskParams)
     device: str = "auto"
+    engine: str = "auto"
     precision: str = "auto"
+    threads: int = 0  # CPU threads for the network; 0 = the engine's own choice (all cores)
+    target_fps: float = 30.0  # what Automatic height paints fast enough for
     processing_height: int = FULL_SIZE  # or a height to paint at (at most), or AUTO_HEIGHT
     strength: float = 1.0  # 0 = the camera, 1 = the painting
     keep_colours: bool = False  # the painting's luminance with the camera's colours
@@ -46,29 +54,26 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise FdstyleError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+        if self.engine not in ENGINE_CHOICES:
+            raise FdstyleError(f"unknown engine '{self.engine}' (choose from {', '.join(ENGINE_CHOICES)})")
+        if self.threads < 0:
+            raise FdstyleError(f"threads must be ≥ 0 (0 = all cores), got {self.threads}")
         if self.precision not in PRECISION_CHOICES:
             raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISION_CHOICES)})")
         if not 0 <= self.strength <= 1:  # also refuses nan
             raise FdstyleError(f"strength must be between 0 and 1 (0–100 %), got {self.strength}")
+        if not self.target_fps > 0:
+            raise FdstyleError(f"target fps must be above 0, got {self.target_fps}")
         if self.processing_height < AUTO_HEIGHT:
             raise FdstyleError(f"processing height must be ≥ 0 (or auto), got {self.processing_height}")
 
 
-def auto_height_rule() -> str:
-    """What AUTO_HEIGHT means, in words, for help texts and the OBS list."""
-    return ", ".join(f"{height} on {kind.upper()}" for kind, height in AUTO_HEIGHTS.items()) + ", full size on CUDA"
-
-
-def painting_height(processing_height: int, device: torch.device) -> int:
-    """The height the painter is given (0 = the frame's size), with AUTO_HEIGHT resolved for ``device``."""
-    if processing_height == AUTO_HEIGHT:
-        return AUTO_HEIGHTS.get(device.type, FULL_SIZE)
-    return processing_height
+AUTO_HEIGHT_RULE = "the largest height this machine paints at the target fps, measured"
 
 
 
 def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
-    """Accept H×W grey, H×W×1, RGB or RGBA uint8; anything else is a clear error."""
+    """Accept H×W grey, H×W×1, RGB or RGBA uint8 (the alpha is dropped); anything else is a clear error."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         raise FdstyleError("frames must be uint8 numpy arrays")
     if frame.ndim == 2:
@@ -76,9 +81,17 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
     if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4) or frame.shape[0] < 1 or frame.shape[1] < 1:
         raise FdstyleError(f"unsupported frame shape {frame.shape}: expected H×W, H×W×3 or H×W×4")
     if frame.shape[2] == 1:
-        frame = np.repeat(frame, 3, axis=2)
+        return np.repeat(frame, 3, axis=2)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)
     return np.ascontiguousarray(frame)  # views such as bgr[..., ::-1] cannot become tensors
 
+
+def to_frame(output: torch.Tensor) -> np.ndarray:
+    """The first N×3×H×W float output as an H×W×3 uint8 frame: rounded on the device, one copy to
+    the host, interleaved by OpenCV (several times faster than a strided torch copy)."""
+    planes = output[0].clamp(0, 255).round().to(torch.uint8).cpu().numpy()
+    return cv2.merge(list(planes))
 
 
 class Pipeline:
@@ -86,48 +99,56 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config: PipelineConfig | None = None
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
-        self.precision_reason = ""
+        self.choice: EngineChoice  # made by configure
         self.style_path: Path | None = None
-        self._net: TransformerNet | None = None
+        self._engines: OrderedDict[tuple, EngineChoice] = OrderedDict()
         self._stabilizer: Stabilizer = PerFrame()
         self.painter: Painter  # made by configure
         self._frame_shape: tuple[int, int] | None = None
+        self.auto_height: HeightChoice | None = None  # what Automatic chose, for this frame size
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
         self.configure(config)
 
     # -- configuration -------------------------------------------------------------------
 
+    @property
+    def device(self) -> torch.device:
+        return self.choice.engine.device
+
+    def _engine_for(self, config: PipelineConfig, style_path: Path) -> EngineChoice:
+        """The engine for this style and these settings, built from the file's fp32 weights, or
+        the one built before (so switching styles back and forth compiles nothing)."""
+        key = (style_path, style_path.stat().st_mtime_ns, config.device, config.engine, config.precision, config.threads)
+        if key in self._engines:
+            self._engines.move_to_end(key)
+            return self._engines[key]
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        choice = choose_engine(load_network(style_path), config.device, config.engine, config.precision, config.threads)
+        self._engines[key] = choice
+        if len(self._engines) > MAX_CACHED_ENGINES:
+            self._engines.popitem(last=False)
+        return choice
+
     def configure(self, config: PipelineConfig) -> None:
         """Apply new settings; on a bad style or device the previous setup keeps running and this raises."""
         old = self.config
-        device = resolve_device(config.device)
         style_path = resolve_style(config.style)
-        new_style = old is None or style_path != self.style_path
-        moved = new_style or device != self.device or old is None or config.precision != old.precision
-        if moved:
-            # Loaded afresh: exact fp32 weights (not the running fp16 ones), and the running network
-            # stays untouched if the device or the fp16 check fails.
-            net = load_network(style_path)
-            net = net.to(device=device, dtype=torch.float32)
-            choice = choose_precision(net, device, config.precision)
-            self._net, self.dtype, self.precision_reason = net.to(dtype=choice.dtype), choice.dtype, choice.reason
+        choice = self._engine_for(config, style_path)
         restart = (
             old is None
-            or new_style
-            or device != self.device
+            or choice is not self.choice
             or config.mode != old.mode
             or (config.strength, config.keep_colours) != (old.strength, old.keep_colours)
-            or painting_height(config.processing_height, device) != self.painter.processing_height
+            or (config.processing_height, config.target_fps) != (old.processing_height, old.target_fps)
         )
-        self.device, self.style_path, self.config = device, style_path, config
-        if moved or restart:  # a mask-only change keeps the painter and its normalization statistics
-            assert self._net is not None
-            self.painter = Painter(self._net, self.dtype, device, painting_height(config.processing_height, device))
-        if restart or old is None:
+        self.choice, self.style_path, self.config = choice, style_path, config
+        if restart:  # a mask-only change keeps the painter and its normalization statistics
+            self.auto_height = None
+            self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE))
             self._stabilizer = make_stabilizer(config.mode, config.mask)
+            self._frame_shape = None  # Automatic measures again at the next frame
             self.reset()
         elif config.mask != old.mask:
             self._stabilizer.retune(config.mask)  # applies from the next frame, picture kept
@@ -136,11 +157,32 @@ class Pipeline:
         self._stabilizer.reset()
         self.last_result = None
 
+    def _choose_auto_height(self, height: int, width: int) -> None:
+        """Time the network on this machine and paint at the largest height that keeps the target fps."""
+        config = self.config
+        assert config is not None
+        budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
+        self.auto_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
+        self.painter = Painter(self.choice.engine, self.auto_height.height)
+
+    def lower_height(self, measured_fps: float) -> bool:
+        """Automatic only: step down one height after the live frame rate fell short; False at the smallest."""
+        if self.auto_height is None:
+            return False
+        height = smaller_height(self.auto_height.height)
+        if height is None:
+            return False
+        self.auto_height = HeightChoice(height, f"{height} rows: stepped down, {measured_fps:.1f} fps was too slow")
+        self.painter = Painter(self.choice.engine, height)
+        self.reset()
+        return True
+
     @property
     def description(self) -> str:
-        precision = precision_name(self.dtype)
+        if self.auto_height is not None:
+            return f"{self.choice.engine.label}, Automatic: {self.auto_height.reason}"
         height = self.painter.processing_height
-        return f"{device_label(self.device)} {precision}" + (f", paints at ≤ {height} px high" if height else "")
+        return self.choice.engine.label + (f", paints at ≤ {height} px high" if height else "")
 
     # -- per frame -----------------------------------------------------------------------
 
@@ -152,6 +194,8 @@ class Pipeline:
         shape = frame.shape[:2]
         if shape != self._frame_shape:
             self._frame_shape = shape
+            if config.processing_height == AUTO_HEIGHT:
+                self._choose_auto_height(*shape)
             self.reset()
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -165,7 +209,7 @@ class Pipeline:
             result = self._stabilizer.step(x, paint)
             synchronize(self.device)
             t2 = time.perf_counter()
-            out = result.output.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
+            out = to_frame(result.output)
         t3 = time.perf_counter()
         self.last_result = result
         network = self.painter.network_ms
@@ -176,8 +220,6 @@ class Pipeline:
             download=(t3 - t2) * 1000,
             total=(t3 - t0) * 1000,
         )
-        if frame.shape[2] == 4:
-            out = np.concatenate([out, frame[:, :, 3:]], axis=2)
         return out
 
     def mask_image(self) -> np.ndarray | None:

@@ -2,19 +2,17 @@
 
 The check runs the network the way the default mode does, a full-frame pass that records the
 instance-norm statistics and a region pass that reuses them, on a photo-like frame (smooth
-gradients, edges and texture, not noise), and judges both the mean and the worst pixel.  It works
-on a copy, so the weights that are kept are never rounded.
+gradients, edges and texture, not noise), and judges both the mean and the worst pixel.  Each
+trial engine is built from the fp32 weights, so the weights that are kept are never rounded twice.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import torch
 
-from fdstyle_core.engine.devices import DTYPES, precision_name
-from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.inference.base import InferenceEngine
 from fdstyle_core.engine.painter import Painter
 
 # Grey levels a half precision may differ from fp32: on average, and at the worst pixel.
@@ -22,17 +20,6 @@ MEAN_TOLERANCE = 1.5
 MAX_TOLERANCE = 24.0
 CHECK_SIDE = 256
 CHECK_BOX = (64, 192, 48, 176)  # the region pass: y0, y1, x0, x1
-GPU_CANDIDATES = ("fp16", "bf16")
-
-
-@dataclass(frozen=True)
-class PrecisionChoice:
-    dtype: torch.dtype
-    reason: str
-
-    @property
-    def name(self) -> str:
-        return precision_name(self.dtype)
 
 
 def check_frame(device: torch.device, side: int = CHECK_SIDE) -> torch.Tensor:
@@ -47,33 +34,34 @@ def check_frame(device: torch.device, side: int = CHECK_SIDE) -> torch.Tensor:
     return frame.clamp(0, 255)[None].to(device)
 
 
-def precision_error(net: TransformerNet, dtype: torch.dtype, device: torch.device) -> tuple[float, float]:
-    """(mean, max) grey-level difference from fp32 over a full pass and a region pass; ``net`` is untouched."""
-    frame = check_frame(device)
+def painting_error(trial: InferenceEngine, reference: InferenceEngine) -> tuple[float, float]:
+    """(mean, max) grey-level difference of ``trial`` from ``reference`` over a full and a region pass."""
+    frame = check_frame(reference.device)
     y0, y1, x0, x1 = CHECK_BOX
     with torch.inference_mode():
-        reference = Painter(net, torch.float32, device, 0)(frame)
-        trial = Painter(copy.deepcopy(net).to(dtype), dtype, device, 0)
-        full = trial(frame)
-        region = trial.regions(frame, [CHECK_BOX])[0]
-    errors = [(full - reference).abs(), (region - reference[:, :, y0:y1, x0:x1]).abs()]
-    mean = max(e.mean().item() for e in errors)
-    worst = max(e.max().item() for e in errors)
-    return mean, worst
+        expected = Painter(reference, 0)(frame)
+        painter = Painter(trial, 0)
+        full = painter(frame.to(trial.device)).to(reference.device)
+        region = painter.regions(frame.to(trial.device), [CHECK_BOX])[0].to(reference.device)
+    errors = [(full - expected).abs(), (region - expected[:, :, y0:y1, x0:x1]).abs()]
+    return max(e.mean().item() for e in errors), max(e.max().item() for e in errors)
 
 
-def choose_precision(net: TransformerNet, device: torch.device, precision: str) -> PrecisionChoice:
-    """``auto``: fp32 on the CPU; on a GPU the first of fp16, bf16 that passes the check, else fp32.
-    A named precision is used as asked, on any device (half precision on a CPU is slow but exact
-    enough to test the GPU numerics)."""
+def choose_precision(
+    precision: str,
+    candidates: Sequence[str],
+    make: Callable[[str], InferenceEngine],
+    reference: Callable[[], InferenceEngine],
+) -> tuple[InferenceEngine, str]:
+    """The engine ``make`` builds in the asked precision, or for ``auto`` in the first of ``candidates``
+    that paints what ``reference()`` (fp32) paints, else in fp32; and why."""
     if precision != "auto":
-        return PrecisionChoice(DTYPES[precision], "as asked")
-    if device.type == "cpu":
-        return PrecisionChoice(torch.float32, "auto: fp32 on the CPU")
+        return make(precision), "as asked"
     failures = []
-    for name in GPU_CANDIDATES:
-        mean, worst = precision_error(net, DTYPES[name], device)
+    for name in candidates:
+        trial = make(name)
+        mean, worst = painting_error(trial, reference())
         if mean <= MEAN_TOLERANCE and worst <= MAX_TOLERANCE:  # nan fails both
-            return PrecisionChoice(DTYPES[name], f"auto: {name} within {mean:.2f} (max {worst:.1f}) grey levels of fp32")
+            return trial, f"auto: {name} within {mean:.2f} (max {worst:.1f}) grey levels of fp32"
         failures.append(f"{name} off by {mean:.2f} (max {worst:.1f})")
-    return PrecisionChoice(torch.float32, "auto: fp32, " + "; ".join(failures))
+    return make("fp32"), "auto: fp32" + "".join(f", {failure}" for failure in failures)

@@ -13,3 +13,9 @@ def user_data_dir(name: str, override_env: str) -> Path:
         return Path(override).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "fdstyle" / name
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/fdstyle`` (``~/.cache/fdstyle`` by default): files that may be rebuilt at any time."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fdstyle"

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fdstyle_core.engine.devices import available_devices, is_device_failure, is_out_of_memory
+from fdstyle_core.engine.devices import is_device_failure, is_out_of_memory
+from fdstyle_core.engine.selection import available_devices
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 
@@ -33,6 +34,10 @@ SMOOTHING = 0.2
 WORKER_THREAD = "fdstyle-worker"
 # Out of memory on a GPU halves the painted height down to this before leaving the GPU.
 OOM_MIN_HEIGHT = 180
+# Automatic height steps down when, after this many frames at a height, a frame takes longer than
+# its share of the target period (camera-independent: a 15 fps camera does not count as slow).
+JUDGE_AFTER_FRAMES = 30
+SLOW_PERIOD_FACTOR = 1.6
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,17 @@ def is_gpu_failure(exc: BaseException, pipeline: Pipeline | None) -> bool:
     return pipeline is not None and is_device_failure(exc, pipeline.device)
 
 
-def mask_as_frame(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """The H×W mask as a grey picture with ``like``'s channel count (alpha kept)."""
-    grey = np.repeat(mask[:, :, None], 3, axis=2)
-    if like.shape[2] == 4:
-        grey = np.concatenate([grey, like[:, :, 3:]], axis=2)
-    return grey
+def mask_as_frame(mask: np.ndarray) -> np.ndarray:
+    """The H×W mask as an RGB grey picture."""
+    return np.repeat(mask[:, :, None], 3, axis=2)
+
+
+def is_new_frame(frame: np.ndarray, last: np.ndarray | None) -> bool:
+    """Whether ``frame`` differs from ``last``: a sparse sample settles it for a camera (its noise
+    changes every sample), the whole picture is compared only when the sample is unchanged."""
+    if last is None or frame.shape != last.shape:
+        return True
+    return not np.array_equal(frame[::7, ::5], last[::7, ::5]) or not np.array_equal(frame, last)
 
 
 class Worker:
@@ -102,6 +112,7 @@ class Worker:
         self._last_input: np.ndarray | None = None
         self._last_done: float | None = None
         self._repaint = threading.Event()
+        self._judged: tuple[object, int] = (None, 0)  # (Automatic's choice, frames processed at it)
 
     # -- control (any thread) ------------------------------------------------------------
 
@@ -174,7 +185,7 @@ class Worker:
             else:
                 self._pipeline.configure(config.pipeline)
             self._config = config
-            self._set_status(problem="", notice="", device=self._pipeline.description)
+            self._set_status(problem="", notice=self._pipeline.choice.notice, device=self._pipeline.description)
         except FdstyleError as exc:
             if self._config is not None:
                 self._config = replace(config, pipeline=self._config.pipeline)
@@ -216,7 +227,7 @@ class Worker:
         output = self._pipeline.process(frame)
         if config.show_mask:
             mask = self._pipeline.mask_image()
-            return mask_as_frame(mask, frame) if mask is not None else np.zeros_like(frame)
+            return mask_as_frame(mask) if mask is not None else np.zeros_like(output)
         return output
 
     def _run(self) -> None:
@@ -245,7 +256,7 @@ class Worker:
                 self._set_status(problem=f"reading failed: {exc}")
                 self._stop.wait(IDLE_S * 5)
                 continue
-            if frame is None or (self._last_input is not None and np.array_equal(frame, self._last_input)):
+            if frame is None or not is_new_frame(frame, self._last_input):
                 continue  # no new picture: try again at the next tick
             self._last_input = frame
             if self._repaint.is_set() and self._pipeline is not None:
@@ -264,6 +275,22 @@ class Worker:
                 self._set_status(problem=f"a frame failed: {type(exc).__name__}: {exc}")
                 continue
             self._record_timing(started)
+            self._keep_frame_rate()
+
+    def _keep_frame_rate(self) -> None:
+        """Automatic height only: one height down when frames keep taking too long for the target fps."""
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.auto_height is None or pipeline.config is None:
+            return
+        choice, frames = self._judged
+        frames = frames + 1 if choice is pipeline.auto_height else 1
+        self._judged = (pipeline.auto_height, frames)
+        latency = self.status.latency_ms
+        if frames >= JUDGE_AFTER_FRAMES and latency > SLOW_PERIOD_FACTOR * 1000 / pipeline.config.target_fps:
+            if pipeline.lower_height(1000 / latency):
+                log.info("Automatic height: %s", pipeline.auto_height.reason)
+        if self.status.device != pipeline.description:
+            self._set_status(device=pipeline.description)
 
     def _record_timing(self, started: float) -> None:
         now = time.perf_counter()

@@ -6,6 +6,7 @@ needs to know which mode is which.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fdstyle_core.stabilizers.base import MaskParams, Stabilizer, StepResult
@@ -15,6 +16,8 @@ from fdstyle_core.stabilizers.perframe import PerFrame
 from fdstyle_core.stabilizers.reference import ReferenceStabilizer
 
 THRESHOLD_OPTIONS = ("threshold", "auto_threshold")
+# The share of a frame a talking head makes the reference mode repaint, at most, most of the time.
+TYPICAL_REGION_SHARE = 0.5
 CLOSING_OPTIONS = ("dilate_kernel", "dilate_iters", "erode_kernel", "erode_iters")
 
 
@@ -24,6 +27,8 @@ class Mode:
     stabilizer: type
     help: str
     options: tuple[str, ...]  # the MaskParams fields this mode reads
+    # The share of a full network pass a frame typically costs (what Automatic height budgets for).
+    painted_share: Callable[[MaskParams], float] = lambda params: 1.0
 
     def uses(self, option: str) -> bool:
         return option in self.options
@@ -35,7 +40,8 @@ class Mode:
 MODE_LIST = (
     Mode("reference", ReferenceStabilizer,
          "repaint a pixel once it differs from what it was last painted from (no ghosts, no seams)",
-         (*THRESHOLD_OPTIONS, "erode_kernel", "erode_iters", "feather", "refresh_fraction", "crossfade_frames", "skip_work")),
+         (*THRESHOLD_OPTIONS, "erode_kernel", "erode_iters", "feather", "refresh_fraction", "crossfade_frames", "skip_work"),
+         lambda params: TYPICAL_REGION_SHARE if params.skip_work else 1.0),
     Mode("paper", PaperStabilizer, "repaint only what moved since the last frame (the paper's method)",
          (*THRESHOLD_OPTIONS, *CLOSING_OPTIONS)),
     Mode("perframe", PerFrame, "paint every frame anew (flickers; for comparison)", ()),

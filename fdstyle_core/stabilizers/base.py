@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from fdstyle_core.errors import FdstyleError
+from fdstyle_core.stabilizers import cpu_filters
 
 Stylize = Callable[[torch.Tensor], torch.Tensor]
 
@@ -67,8 +68,11 @@ class StepResult:
 
 
 def grey(frame: torch.Tensor) -> torch.Tensor:
-    """The paper's grey level: the plain mean of R, G and B (not luma weights)."""
-    return frame[:, :3].mean(dim=1, keepdim=True)
+    """The paper's grey level: the plain mean of R, G and B (not luma weights).
+
+    Summed plane by plane: the same value as ``mean(dim=1)``, without its strided reduction.
+    """
+    return (frame[:, 0:1] + frame[:, 1:2] + frame[:, 2:3]) / 3
 
 
 def _square_max(mask: torch.Tensor, side: int) -> torch.Tensor:
@@ -78,16 +82,19 @@ def _square_max(mask: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def dilate(mask: torch.Tensor, kernel: int, iterations: int) -> torch.Tensor:
-    """``iterations`` dilations by a ``kernel``² square, done as one equivalent max filter."""
+    """``iterations`` dilations by a ``kernel``² square, done as one equivalent max filter
+    (OpenCV's on a CPU, where it is several times faster than pooling)."""
     if iterations == 0 or kernel == 1:
         return mask
-    return _square_max(mask, (kernel - 1) * iterations + 1)
+    side = (kernel - 1) * iterations + 1
+    return cpu_filters.square_max(mask, side) if mask.device.type == "cpu" else _square_max(mask, side)
 
 
 def erode(mask: torch.Tensor, kernel: int, iterations: int) -> torch.Tensor:
     if iterations == 0 or kernel == 1:
         return mask
-    return -_square_max(-mask, (kernel - 1) * iterations + 1)
+    side = (kernel - 1) * iterations + 1
+    return cpu_filters.square_min(mask, side) if mask.device.type == "cpu" else -_square_max(-mask, side)
 
 
 class NoiseThreshold:

@@ -31,6 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from fdstyle_core.engine.painter import Box, RegionPainter
+from fdstyle_core.stabilizers import cpu_filters
 from fdstyle_core.stabilizers.base import MaskParams, Stylize, StepResult, ThresholdStabilizer, dilate, grey
 
 SPECK_NEIGHBOURS = 3
@@ -48,6 +49,13 @@ WINDOW_MAX_SHARE = 0.7
 
 def changed_region(changed: torch.Tensor, params: MaskParams) -> torch.Tensor:
     """Changed pixels without noise specks, grown to cover the moving outline (1 = repaint)."""
+    if changed.device.type == "cpu":  # the same, several times faster
+        return cpu_filters.speck_free_grown(changed, SPECK_NEIGHBOURS, (params.erode_kernel - 1) * params.erode_iters + 1)
+    return changed_region_torch(changed, params)
+
+
+def changed_region_torch(changed: torch.Tensor, params: MaskParams) -> torch.Tensor:
+    """:func:`changed_region` with torch operations (any device)."""
     counts = F.avg_pool2d(changed, 3, stride=1, padding=1, count_include_pad=False) * 9
     kept = changed * (counts >= SPECK_NEIGHBOURS - 0.5).float()
     return dilate(kept, params.erode_kernel, params.erode_iters)
@@ -61,6 +69,13 @@ def feathered(region: torch.Tensor, radius: int) -> torch.Tensor:
     """
     if radius == 0:
         return region
+    if region.device.type == "cpu":  # the same, several times faster
+        return cpu_filters.feathered(region, radius)
+    return feathered_torch(region, radius)
+
+
+def feathered_torch(region: torch.Tensor, radius: int) -> torch.Tensor:
+    """:func:`feathered` with torch operations (any device)."""
     side = 2 * radius + 1
     rows = F.avg_pool2d(region, (1, side), stride=1, padding=(0, radius), count_include_pad=False)
     box = F.avg_pool2d(rows, (side, 1), stride=1, padding=(radius, 0), count_include_pad=False)
@@ -110,16 +125,19 @@ def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
 
 
-def group_boxes(mask: torch.Tensor, cost: Callable[[Box], float]) -> list[Box]:
+def group_boxes(mask: torch.Tensor, cost: Callable[[Box], float], within: Box | None = None) -> list[Box]:
     """Boxes around the separate parts of ``mask``, merged wherever one window costs no more than two.
 
     Parts far apart (a face and a hand, two people, a speck in a corner) then get their own
     small network windows instead of one window spanning them and the still space between.
-    Boxes never overlap, so no pixel is blended twice.
+    Boxes never overlap, so no pixel is blended twice.  ``within``, a box known to hold every
+    part, saves labelling the rest of the frame.
     """
-    found = (mask.amax(dim=(0, 1)) > 0).to(torch.uint8).cpu().numpy()  # any frame of a batch, any channel
+    top, _, left, _ = within = within or (0, mask.shape[-2], 0, mask.shape[-1])
+    window = mask[..., within[0] : within[1], within[2] : within[3]]
+    found = (window.amax(dim=(0, 1)) > 0).to(torch.uint8).cpu().numpy()  # any frame of a batch, any channel
     stats = cv2.connectedComponentsWithStats(found, connectivity=8)[2]
-    boxes = [(int(y), int(y + h), int(x), int(x + w)) for x, y, w, h, _ in stats[1:]]
+    boxes = [(int(y) + top, int(y + h) + top, int(x) + left, int(x + w) + left) for x, y, w, h, _ in stats[1:]]
     if len(boxes) > MAX_PARTS:
         return [_union(boxes)]
     cost = functools.cache(cost)  # a merge leaves most pairs as they were
@@ -171,9 +189,10 @@ class ReferenceStabilizer(ThresholdStabilizer):
         if self._reference is None or self._output is None or self._prev_grey is None:
             return self._repaint_all(frame, now, stylize)
         threshold = self._update_threshold(now, self._prev_grey)
-        changed = ((now - self._reference).abs() > threshold).float()
-        if self._fade_from is not None or changed.mean().item() > self.params.refresh_fraction:
+        changed_bits = (now - self._reference).abs() > threshold
+        if self._fade_from is not None or changed_bits.sum().item() > self.params.refresh_fraction * changed_bits.numel():
             return self._repaint_all(frame, now, stylize)
+        changed = changed_bits.float()
         self._prev_grey = now
         self._since_full_pass += 1
         region, alpha = repaint_masks(changed, self.params)
@@ -181,7 +200,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
         if box is None and self.params.skip_work:
             return StepResult(self._output, torch.ones_like(now), False)
         output = self._output.clone()
-        boxes = self._region_boxes(alpha, stylize)
+        boxes = self._region_boxes(alpha, box, stylize)
         if boxes:
             for part, fresh in zip(boxes, stylize.regions(frame, boxes)):  # type: ignore[attr-defined]
                 self._blend(output, fresh, alpha, part)
@@ -192,7 +211,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
         self._output = output
         return StepResult(output, 1 - alpha, True)
 
-    def _region_boxes(self, alpha: torch.Tensor, stylize: Stylize) -> list[Box]:
+    def _region_boxes(self, alpha: torch.Tensor, box: Box | None, stylize: Stylize) -> list[Box]:
         """The boxes to paint alone, or none when a full pass is due or would cost about the same.
 
         A plain callable (e.g. eval's cached paint) paints whole frames only.
@@ -206,7 +225,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
         def cost(box: Box) -> float:
             return stylize.region_cost(height, width, box)
 
-        boxes = group_boxes(alpha, cost)
+        boxes = group_boxes(alpha, cost, box)
         return boxes if sum(map(cost, boxes)) <= REGION_MAX_COST else []
 
     @staticmethod

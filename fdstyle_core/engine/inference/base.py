@@ -1,0 +1,27 @@
+"""What the painter asks of an inference engine."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from fdstyle_core.engine.network import Stats
+
+
+class InferenceEngine(Protocol):
+    """Runs the style network on N×3×H×W float32 tensors (H, W multiples of 4) on :attr:`device`.
+
+    Outputs are float32 and unclamped; the statistics are fp32 whatever the precision.
+    """
+
+    name: str  # "torch" or "openvino"
+    device: torch.device  # where frame tensors live for this engine
+    precision: str  # fp32, fp16 or bf16
+
+    @property
+    def label(self) -> str: ...
+
+    def full(self, x: torch.Tensor) -> tuple[torch.Tensor, Stats]: ...
+
+    def region(self, x: torch.Tensor, stats: Stats) -> torch.Tensor: ...

@@ -1,0 +1,166 @@
+"""The network run by OpenVINO: the fast path on CPUs, and Intel integrated GPUs and NPUs.
+
+Both graphs are converted from the very torch modules the torch engine runs, so the two paint
+the same.  Full-frame graphs are compiled per input size (static shapes are what OpenVINO
+optimizes best, and a compile takes a fraction of a second); on the CPU the region graph keeps
+dynamic sizes, since every region has its own, elsewhere regions are compiled per size too.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from fdstyle_core.engine.network import FullFrameGraph, RegionGraph, Stats, TransformerNet
+from fdstyle_core.io.atomic import replaced_on_success
+from fdstyle_core.io.paths import user_cache_dir
+
+# Our device names → OpenVINO's.
+DEVICES = {"cpu": "CPU", "intel-gpu": "GPU", "npu": "NPU"}
+HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+# Compiled graphs kept per engine: a few camera sizes and region sizes.
+MAX_COMPILED = 8
+_EXAMPLE_SIDE = 32
+# Bump when FullFrameGraph or RegionGraph change, so cached conversions are made again.
+GRAPH_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def _core() -> Any:
+    import openvino
+
+    core = openvino.Core()
+    core.set_property({"CACHE_DIR": str(user_cache_dir() / "openvino")})  # GPU/NPU compiles take seconds
+    return core
+
+
+def installed() -> bool:
+    try:
+        _core()
+    except Exception:  # noqa: BLE001 - missing or broken, both mean "not here"
+        return False
+    return True
+
+
+def available_devices() -> list[str]:
+    """Our names of the OpenVINO devices this machine has (the CPU first)."""
+    if not installed():
+        return []
+    present = {name.split(".")[0] for name in _core().available_devices}
+    return [ours for ours, theirs in DEVICES.items() if theirs in present]
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 in hardware (AVX-512 BF16 or AMX), where OpenVINO's bf16 pays."""
+    return installed() and "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def _convert(net: TransformerNet) -> tuple[Any, Any]:
+    """The full-frame and region graphs of ``net`` as OpenVINO models (any frame size)."""
+    import openvino
+
+    net = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
+    example = torch.zeros(1, 3, _EXAMPLE_SIDE, _EXAMPLE_SIDE)
+    any_size = openvino.PartialShape([1, 3, -1, -1])
+    with torch.no_grad():
+        stats = FullFrameGraph(net)(example)[1:]
+        full = openvino.convert_model(FullFrameGraph(net), example_input=example, input=[any_size])
+        region = openvino.convert_model(
+            RegionGraph(net),
+            example_input=(example, *stats),
+            input=[any_size, *(openvino.PartialShape(list(s.shape)) for s in stats)],
+        )
+    return full, region
+
+
+def _weights_key(net: TransformerNet) -> str:
+    import openvino
+
+    digest = hashlib.sha256(f"{GRAPH_VERSION} {openvino.__version__}".encode())
+    for name, value in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _graphs(net: TransformerNet) -> tuple[Any, Any]:
+    """:func:`_convert`, kept on disk per set of weights: converting takes seconds, reading it back
+    a few milliseconds.  A cache that cannot be read or written only costs the conversion."""
+    import openvino
+
+    folder = user_cache_dir() / "openvino" / "graphs"
+    paths = [folder / f"{_weights_key(net)}_{graph}.xml" for graph in ("full", "region")]
+    try:
+        return tuple(_core().read_model(path) for path in paths)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - missing or damaged: convert again
+        pass
+    models = _convert(net)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for model, path in zip(models, paths):
+            # The .bin lands first, then the .xml that a reader looks for.
+            with replaced_on_success(path) as graph, replaced_on_success(path.with_suffix(".bin")) as weights:
+                openvino.save_model(model, graph, compress_to_fp16=False)  # exact fp32 weights
+                os.replace(graph.with_suffix(".bin"), weights)
+    except OSError:
+        pass
+    return models
+
+
+class OpenVINOEngine:
+    name = "openvino"
+    device = torch.device("cpu")  # frames stay in host memory whatever OpenVINO runs on
+
+    def __init__(self, net: TransformerNet, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
+        self.precision, self.ov_device, self.threads = precision, DEVICES[device], threads
+        self._full_model, self._region_model = _graphs(net)
+        self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        if threads > 0:
+            self._config["INFERENCE_NUM_THREADS"] = threads
+        self._compiled: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+
+    @property
+    def label(self) -> str:
+        threads = ""
+        if self.threads and self.ov_device == "CPU":
+            threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"openvino {self.ov_device} {self.precision}{threads}"
+
+    def _request(self, graph: str, height: int, width: int) -> Any:
+        """An infer request for ``graph`` at this size, compiled on first use and kept (least recently used out)."""
+        if graph == "region" and self.ov_device == "CPU":
+            height = width = -1  # one dynamic-size region graph
+        key = (graph, height, width)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        model = self._full_model if graph == "full" else self._region_model
+        if height > 0:
+            model = model.clone()
+            model.reshape({0: [1, 3, height, width]})
+        request = _core().compile_model(model, self.ov_device, self._config).create_infer_request()
+        self._compiled[key] = request
+        if len(self._compiled) > MAX_COMPILED:
+            self._compiled.popitem(last=False)
+        return request
+
+    def full(self, x: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        outputs = self._infer("full", x, ())
+        return outputs[0], tuple(outputs[1:])
+
+    def region(self, x: torch.Tensor, stats: Stats) -> torch.Tensor:
+        return self._infer("region", x, stats)[0]
+
+    def _infer(self, graph: str, x: torch.Tensor, stats: Stats) -> list[torch.Tensor]:
+        if x.shape[0] != 1:
+            raise ValueError("the OpenVINO graphs paint one frame at a time")
+        request = self._request(graph, *x.shape[-2:])
+        inputs = [x.float().contiguous().numpy(), *(s.contiguous().numpy() for s in stats)]
+        results = request.infer(inputs, share_inputs=True)  # outputs are copies, safe to keep
+        return [torch.from_numpy(results[k]) for k in range(len(results))]

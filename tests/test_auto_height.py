@@ -1,0 +1,63 @@
+"""Automatic processing height: measured on this machine, never above the camera, lower when slower."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fdstyle_core.engine.auto_height import HEIGHTS, choose_height
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, Pipeline, PipelineConfig
+
+
+def quadratic(ms_at_240: float):  # type: ignore[no-untyped-def]
+    """A network whose cost grows with its pixel count, as real ones do; records what was timed."""
+    timed: list[int] = []
+
+    def timer(height: int) -> float:
+        timed.append(height)
+        return ms_at_240 * (height / 240) ** 2
+
+    timer.timed = timed  # type: ignore[attr-defined]
+    return timer
+
+
+def test_the_largest_height_within_the_budget_is_chosen() -> None:
+    choice = choose_height(1080, 40.0, quadratic(10.0))  # 10 ms at 240 rows: 480 rows take 40 ms
+    assert choice.height == 480 and "40 ms of a 40 ms budget" in choice.reason
+
+
+def test_never_above_the_camera_and_its_own_height_when_it_fits() -> None:
+    assert choose_height(200, 1000.0, quadratic(1.0)).height == 200
+    assert choose_height(1080, 1e9, quadratic(1.0)).height == 1080
+
+
+def test_a_slower_engine_gets_a_smaller_height() -> None:
+    fast, slow = choose_height(720, 33.0, quadratic(8.0)), choose_height(720, 33.0, quadratic(24.0))
+    assert slow.height < fast.height
+
+
+def test_a_machine_slower_than_predicted_steps_down() -> None:
+    def lying(height: int) -> float:  # the probe looks fast, larger heights are far slower
+        return 5.0 if height <= 240 else 500.0
+
+    assert choose_height(720, 33.0, lying).height == 240
+
+
+def test_hopeless_machines_get_the_smallest_height_tried() -> None:
+    choice = choose_height(720, 1.0, quadratic(100.0))
+    assert choice.height == HEIGHTS[-1] and "still misses" in choice.reason
+
+
+def test_the_pipeline_measures_at_the_first_frame_and_on_a_camera_change(candy: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy), processing_height=AUTO_HEIGHT, target_fps=2))
+    assert pipeline.auto_height is None  # nothing measured before a frame arrives
+    for rows in (120, 160):
+        frame = np.random.default_rng(rows).integers(0, 256, (rows, rows * 4 // 3, 3), dtype=np.uint8)
+        assert pipeline.process(frame).shape == frame.shape
+        assert pipeline.auto_height is not None and pipeline.auto_height.height == rows  # 2 fps: its own size fits
+        assert pipeline.painter.processing_height == pipeline.auto_height.height
+        assert "Automatic:" in pipeline.description
+    chosen = pipeline.auto_height.height
+    assert pipeline.lower_height(3.0) and pipeline.auto_height.height < chosen
+    assert "stepped down" in pipeline.description

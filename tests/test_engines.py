@@ -1,0 +1,127 @@
+"""The inference engines: OpenVINO paints what torch paints, and torch takes over when it cannot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fdstyle_core.engine.inference import openvino_engine
+from fdstyle_core.engine.inference.openvino_engine import OpenVINOEngine
+from fdstyle_core.engine.inference.torch_engine import TorchEngine
+from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.engine.selection import choose_engine
+from fdstyle_core.engine.styles import default_style, load_network
+from fdstyle_core.errors import FdstyleError
+from fdstyle_core.io.video import read_image
+from tests.conftest import read_clip
+
+CPU = torch.device("cpu")
+BOXES = [(40, 150, 60, 210), (0, 64, 0, 96), (180, 256, 200, 320)]  # inside, top-left corner, bottom-right edge
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test converts afresh into its own cache folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _amber(data_dir: Path) -> torch.Tensor:
+    image = read_image(data_dir / "models" / "reference" / "amber.jpg")[:256, :320]
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+
+
+def _shipped() -> Path:
+    style = default_style()
+    assert style is not None
+    return style.path
+
+
+@pytest.mark.parametrize("processing_height", [0, 200])
+def test_openvino_paints_what_torch_paints_full_frames_and_regions(candy: Path, data_dir: Path, processing_height: int) -> None:
+    frame = _amber(data_dir)
+    for style in (candy, _shipped()):
+        net = load_network(style)
+        exact, fast = Painter(TorchEngine(net, CPU), processing_height), Painter(OpenVINOEngine(net), processing_height)
+        with torch.inference_mode():
+            pairs = [(exact(frame), fast(frame))]
+            pairs += zip(exact.regions(frame, BOXES), fast.regions(frame, BOXES))
+        for expected, got in pairs:
+            assert expected.shape == got.shape
+            assert (expected.round() - got.round()).abs().max() <= 1, style.name
+
+
+def test_the_default_mode_on_openvino_follows_torch_on_a_talking_clip(data_dir: Path) -> None:
+    frames = read_clip(data_dir / "videos" / "talking" / "retalking_1.mp4", 10, (320, 240))
+    exact = Pipeline(PipelineConfig(style=str(_shipped()), engine="torch"))
+    fast = Pipeline(PipelineConfig(style=str(_shipped()), engine="openvino", precision="fp32"))
+    assert fast.choice.engine.name == "openvino" and not fast.choice.notice
+    for frame in frames:
+        difference = np.abs(exact.process(frame).astype(int) - fast.process(frame).astype(int))
+        assert difference.max() <= 1
+    assert fast.painter.region_calls > 0  # region passes with frozen statistics were compared too
+
+
+def test_auto_runs_openvino_on_the_cpu(candy: Path) -> None:
+    choice = choose_engine(load_network(candy))
+    assert choice.engine.name == "openvino" and choice.engine.precision in ("fp32", "bf16")
+    assert choice.reason.startswith("auto") and not choice.notice
+
+
+def test_a_failing_openvino_leaves_torch_painting_with_one_notice(candy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> object:
+        raise RuntimeError("Exception from src/plugins/intel_cpu: unsupported node")
+
+    monkeypatch.setattr(openvino_engine, "OpenVINOEngine", broken)
+    pipeline = Pipeline(PipelineConfig(style=str(candy), engine="openvino"))
+    assert pipeline.choice.engine.name == "torch" and "unsupported node" in pipeline.choice.notice
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    assert pipeline.process(frame).shape == frame.shape
+
+
+def test_without_openvino_installed_torch_paints(candy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # "import openvino" raises ImportError
+    openvino_engine._core.cache_clear()
+    try:
+        assert not openvino_engine.installed() and openvino_engine.available_devices() == []
+        choice = choose_engine(load_network(candy))
+        assert choice.engine.name == "torch" and "OpenVINO unavailable (ModuleNotFoundError" in choice.notice
+    finally:
+        openvino_engine._core.cache_clear()
+
+
+def test_devices_the_machine_lacks_are_clear_errors(candy: Path) -> None:
+    net = load_network(candy)
+    with pytest.raises(FdstyleError, match="needs the openvino engine"):
+        choose_engine(net, device="intel-gpu", engine="torch")
+    if "npu" not in openvino_engine.available_devices():
+        with pytest.raises(FdstyleError, match="not available here"):
+            choose_engine(net, device="npu")
+    with pytest.raises(FdstyleError, match="unknown engine"):
+        choose_engine(net, engine="tensorrt")
+
+
+def test_compiled_sizes_and_converted_graphs_are_kept(candy: Path, tmp_path: Path) -> None:
+    net = load_network(candy)
+    engine = OpenVINOEngine(net)
+    small, large = torch.rand(1, 3, 32, 48) * 255, torch.rand(1, 3, 64, 64) * 255
+    engine.full(small)
+    first = engine._request("full", 32, 48)
+    engine.full(large)
+    assert engine._request("full", 32, 48) is first  # a size seen before compiles nothing
+    assert len(list((tmp_path / "cache" / "fdstyle" / "openvino" / "graphs").glob("*.xml"))) == 2
+    again = OpenVINOEngine(net)  # read back from the cache
+    assert torch.equal(again.full(small)[0], engine.full(small)[0])
+
+
+def test_switching_styles_back_reuses_the_built_engine(candy: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy)))
+    first = pipeline.choice
+    pipeline.configure(PipelineConfig(style=str(_shipped())))
+    assert pipeline.choice is not first
+    pipeline.configure(PipelineConfig(style=str(candy)))
+    assert pipeline.choice is first
