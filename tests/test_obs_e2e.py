@@ -341,3 +341,20 @@ def test_without_an_environment_the_script_explains_and_scenes_keep_their_source
     assert "Traceback" not in log, log[-3000:]
     assert "install.sh" in log and str(empty_venv) in log
     assert "Source ID 'fdstyle_output' not found" not in log
+
+
+def test_defaults_on_a_640x360_camera_paint_with_the_default_engine(data_dir: Path, tmp_path: Path) -> None:
+    """What a new user gets: every setting at its default (reference mode, Automatic height, the
+    shipped default style, the auto engine) on a 640×360 talking head.  The status fps is printed
+    for docs/results.md; speed targets live in the benchmarks, not here."""
+    require(shutil.which("ffmpeg") is not None, "ffmpeg is not installed")
+    clip = make_clip(data_dir / "videos" / "talking" / "retalking_1.mp4", tmp_path / "talking.mp4", (640, 360), 0)
+    script = {"path": str(REPO / "obs_fdstyle.py"), "settings": {"camera_source": "Camera"}}
+    with Obs(tmp_path / "obs", [scene_collection("Defaults", clip, script)], env={"FDSTYLE_VENV": str(VENV)}) as obs:
+        wait_for(lambda: obs.vendor("get_status")["frames"] >= 90, "90 painted frames", obs, timeout=180)
+        status = obs.vendor("get_status")
+        stats = obs.stats()
+    print(f"defaults, 640x360 camera: {status['text']}; OBS active fps {stats['activeFps']:.1f}")
+    assert status["problem"] == "" and status["device"].startswith("openvino CPU"), status
+    assert "Automatic:" in status["device"] and status["fps"] > 0, status
+    assert obs.exit_code == 0, obs.output_tail()
