@@ -219,6 +219,12 @@ class Obs:
         assert self.client is not None
         return self.client.send("GetStats", raw=True)
 
+    def rss_kib(self) -> int:
+        """OBS's resident memory, in KiB."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
     def thread_count(self) -> int:
         assert self.process is not None
         return len(os.listdir(f"/proc/{self.process.pid}/task"))

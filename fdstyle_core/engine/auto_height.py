@@ -38,7 +38,7 @@ def pass_timer(engine: InferenceEngine, aspect: float) -> Callable[[int], float]
         painter = Painter(engine, 0)
         best = float("inf")
         with torch.inference_mode():
-            for _ in range(3):  # the first run compiles and warms caches: keep the fastest
+            for _ in range(2):  # the first run compiles and warms caches
                 started = time.perf_counter()
                 painter(frame)
                 synchronize(engine.device)
