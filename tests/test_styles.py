@@ -13,7 +13,7 @@ import torch
 from fdstyle_core.errors import StyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.base import MaskParams
-from fdstyle_core.engine.styles import read_state_dict, resolve_style
+from fdstyle_core.engine.styles import find_styles, read_state_dict, resolve_style
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -100,3 +100,27 @@ def test_a_slider_change_keeps_the_painter_and_its_statistics(candy: Path) -> No
     assert pipeline.painter is painter and painter.has_statistics
     pipeline.configure(PipelineConfig(style=str(candy), mask=MaskParams(threshold=30), processing_height=16))
     assert pipeline.painter is not painter
+
+
+@pytest.mark.parametrize("manifest", ['["not", "an", "object"]', '{"styles": {"a": 1}}', "{broken", '{"styles": [1, {"x": 2}]}'])
+def test_a_damaged_user_manifest_still_lists_the_styles(
+    candy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: str
+) -> None:
+    (tmp_path / "mine.pth").write_bytes(candy.read_bytes())
+    (tmp_path / "styles.json").write_text(manifest)
+    monkeypatch.setenv("FDSTYLE_STYLES", str(tmp_path))
+    names = {style.name for style in find_styles()}
+    assert "mine" in names and "starry_night" in names
+    assert resolve_style("mine") == tmp_path / "mine.pth"
+
+
+def test_a_style_file_deleted_while_painting_keeps_the_painting_and_names_the_problem(candy: Path, tmp_path: Path) -> None:
+    style = tmp_path / "mine.pth"
+    style.write_bytes(candy.read_bytes())
+    pipeline = Pipeline(PipelineConfig(style=str(style), mode="perframe"))
+    frame = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    before = pipeline.process(frame)
+    style.unlink()
+    with pytest.raises(StyleError, match="not found"):
+        pipeline.configure(PipelineConfig(style=str(style), mode="reference"))
+    assert np.array_equal(pipeline.process(frame), before)

@@ -1,4 +1,4 @@
-"""Recording trained styles in a folder's ``styles.json`` (what ``styles.find_styles`` reads back).
+"""A folder's ``styles.json``: read by ``styles.find_styles``, written by training.
 
 Training writes one entry per style: display name, the painting and its licence, and exactly how
 the network was trained, so a shipped style can be reproduced and its licence checked.
@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fdstyle_core.errors import StyleError
 from fdstyle_core.io.atomic import replaced_on_success
-from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.styles import MANIFEST_NAME
+
+MANIFEST_NAME = "styles.json"
 
 # Entries must say all of this; tests of shipped styles check it.
 REQUIRED_FIELDS = (
@@ -29,19 +30,22 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise FdstyleError(f"style manifest {path} is not valid JSON: {exc}") from None
+        raise StyleError(f"style manifest {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("styles", []), list):
-        raise FdstyleError(f"style manifest {path} has no 'styles' list")
+        raise StyleError(f"style manifest {path} has no 'styles' list")
     data.setdefault("styles", [])
     return data
 
 
+def read_entries(folder: Path) -> dict[str, dict[str, Any]]:
+    """``folder``'s manifest entries by style name (entries that are not objects with a name are skipped)."""
+    entries = _load(folder / MANIFEST_NAME)["styles"]
+    return {entry["name"]: entry for entry in entries if isinstance(entry, dict) and isinstance(entry.get("name"), str)}
+
+
 def find_entry(folder: Path, name: str) -> dict[str, Any] | None:
     """The manifest entry for ``name`` in ``folder``, if there is one."""
-    for entry in _load(folder / MANIFEST_NAME)["styles"]:
-        if isinstance(entry, dict) and entry.get("name") == name:
-            return entry
-    return None
+    return read_entries(folder).get(name)
 
 
 def record_entry(folder: Path, entry: dict[str, Any], make_default: bool) -> Path:

@@ -7,7 +7,6 @@ and :attr:`EngineChoice.notice` says why it is slower.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
@@ -17,8 +16,8 @@ from fdstyle_core.engine.inference import openvino_engine
 from fdstyle_core.engine.inference.base import InferenceEngine
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.network import TransformerNet
-from fdstyle_core.engine.painter import Painter
-from fdstyle_core.engine.precision import MAX_TOLERANCE, MEAN_TOLERANCE, check_frame, choose_precision, painting_error
+from fdstyle_core.engine.auto_height import pass_timer
+from fdstyle_core.engine.precision import CHECK_SIDE, MAX_TOLERANCE, MEAN_TOLERANCE, choose_precision, painting_error
 from fdstyle_core.errors import FdstyleError
 
 ENGINE_CHOICES = ("auto", "torch", "openvino")
@@ -44,19 +43,6 @@ def available_engines() -> list[str]:
     return ["torch", "openvino"] if openvino_engine.installed() else ["torch"]
 
 
-def _pass_ms(engine: InferenceEngine, runs: int = 3) -> float:
-    """The fastest of a few full-frame passes on the check frame, in ms."""
-    frame = check_frame(engine.device)
-    painter = Painter(engine, 0)
-    times = []
-    with torch.inference_mode():
-        for _ in range(runs + 1):  # the first includes compiling
-            started = time.perf_counter()
-            painter(frame)
-            times.append(time.perf_counter() - started)
-    return min(times[1:]) * 1000
-
-
 def _openvino_cpu_auto(net: TransformerNet, threads: int) -> tuple[InferenceEngine, str]:
     """fp32, or bf16 where the CPU has it in hardware, paints like fp32 and is measured faster
     (AMX makes it several times faster; AVX-512 BF16 alone can be slower on these small networks)."""
@@ -67,7 +53,7 @@ def _openvino_cpu_auto(net: TransformerNet, threads: int) -> tuple[InferenceEngi
     mean, worst = painting_error(bf16, TorchEngine(net, torch.device("cpu")))
     if not (mean <= MEAN_TOLERANCE and worst <= MAX_TOLERANCE):
         return fp32, f"auto: fp32 (bf16 off by {mean:.2f}, max {worst:.1f})"
-    fp32_ms, bf16_ms = _pass_ms(fp32), _pass_ms(bf16)
+    fp32_ms, bf16_ms = (pass_timer(engine, 1.0)(CHECK_SIDE) for engine in (fp32, bf16))
     if bf16_ms < fp32_ms:
         return bf16, f"auto: bf16 ({bf16_ms:.0f} ms vs fp32's {fp32_ms:.0f}, within {mean:.2f} grey levels)"
     return fp32, f"auto: fp32 ({fp32_ms:.0f} ms vs bf16's {bf16_ms:.0f})"

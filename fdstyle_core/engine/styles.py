@@ -8,21 +8,22 @@ which the network never uses, are dropped).
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from fdstyle_core.engine.manifest import read_entries
+from fdstyle_core.engine.network import TransformerNet, width_from_state_dict
 from fdstyle_core.errors import StyleError
 from fdstyle_core.io.paths import user_data_dir
-from fdstyle_core.engine.network import TransformerNet, width_from_state_dict
 
 PROJECT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MANIFEST_NAME = "styles.json"
 USER_STYLES_ENV = "FDSTYLE_STYLES"
 _IGNORED_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
+log = logging.getLogger("fdstyle")
 
 
 @dataclass(frozen=True)
@@ -38,24 +39,17 @@ def user_styles_dir() -> Path:
     return user_data_dir("styles", USER_STYLES_ENV)
 
 
-def _read_manifest(folder: Path) -> dict[str, dict]:
-    manifest = folder / MANIFEST_NAME
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StyleError(f"style manifest {manifest} is not valid JSON: {exc}") from None
-    return {entry["name"]: entry for entry in data.get("styles", []) if "name" in entry}
-
-
 def find_styles(extra_dirs: list[Path] | None = None) -> list[Style]:
     """All styles in the project's ``models/``, the user folder and ``extra_dirs``, first name wins."""
     found: dict[str, Style] = {}
     for folder in [PROJECT_MODELS_DIR, user_styles_dir(), *(extra_dirs or [])]:
         if not folder.is_dir():
             continue
-        manifest = _read_manifest(folder)
+        try:
+            manifest = read_entries(folder)
+        except StyleError as exc:  # a damaged manifest costs its display names, never the styles
+            log.warning("%s; listing its styles without it", exc)
+            manifest = {}
         for path in sorted(folder.glob("*.pth")):
             name = path.stem
             if name in found:
