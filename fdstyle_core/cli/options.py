@@ -15,7 +15,7 @@ from fdstyle_core.engine.devices import PRECISION_CHOICES
 from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZE, PipelineConfig
-from fdstyle_core.stabilizers import DEFAULT_MODE, MODES
+from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.engine.styles import default_style
 from fdstyle_core.io.video import parse_size
@@ -23,33 +23,39 @@ from fdstyle_core.io.video import parse_size
 _DEFAULTS = MaskParams()
 
 
+def _for(option: str, text: str) -> str:
+    """``text`` headed by the modes that read ``option`` (from the mode registry)."""
+    modes = [mode.name for mode in REGISTRY.values() if mode.uses(option)]
+    return f"{'/'.join(modes)}: {text}"
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool = False) -> None:
     style_help = "style name (see `styles`) or path to a pytorch/examples-compatible .pth"
     parser.add_argument("--style", required=style_required, help=style_help)
     parser.add_argument(
         "--threshold", type=parse_threshold, default=_DEFAULTS.threshold,
-        help=f"T in grey levels 0–255 (default {_DEFAULTS.threshold:g}); 'auto' = --auto-threshold at the default T",
+        help=_for("threshold", f"T in grey levels 0–255 (default {_DEFAULTS.threshold:g}); 'auto' = --auto-threshold at the default T"),
     )
     parser.add_argument(
         "--auto-threshold", action="store_true",
-        help="raise T above --threshold when the camera is noisy (4σ of its frame-difference noise, at most 40)",
+        help=_for("auto_threshold", "raise T above --threshold when the camera is noisy (4σ of its frame-difference noise, at most 40)"),
     )
-    parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters)
-    parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help="odd square side")
-    parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters)
-    parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel, help="odd square side")
-    parser.add_argument("--feather", type=int, default=_DEFAULTS.feather, help="reference mode: px of soft seam")
+    parser.add_argument("--dilate-iters", type=int, default=_DEFAULTS.dilate_iters, help=_for("dilate_iters", "dilations of the background"))
+    parser.add_argument("--dilate-kernel", type=int, default=_DEFAULTS.dilate_kernel, help=_for("dilate_kernel", "odd square side"))
+    parser.add_argument("--erode-iters", type=int, default=_DEFAULTS.erode_iters, help=_for("erode_iters", "erosions of the background"))
+    parser.add_argument("--erode-kernel", type=int, default=_DEFAULTS.erode_kernel, help=_for("erode_kernel", "odd square side"))
+    parser.add_argument("--feather", type=int, default=_DEFAULTS.feather, help=_for("feather", "px of soft seam"))
     parser.add_argument(
         "--refresh-fraction", type=float, default=_DEFAULTS.refresh_fraction,
-        help="reference mode: share of changed pixels that repaints the whole frame",
+        help=_for("refresh_fraction", "share of changed pixels that repaints the whole frame"),
     )
     parser.add_argument(
         "--crossfade-frames", type=int, default=_DEFAULTS.crossfade_frames,
-        help="reference mode: frames of cross-fade on a whole-frame repaint (0 = cut)",
+        help=_for("crossfade_frames", "frames of cross-fade on a whole-frame repaint (0 = cut)"),
     )
     parser.add_argument(
         "--no-skip-work", dest="skip_work", action="store_false",
-        help="reference mode: always run the network on the whole frame",
+        help=_for("skip_work", "always run the network on the whole frame"),
     )
     parser.add_argument("--strength", type=parse_percent, default=100.0, help="style strength in %% (0 = the camera, 100 = the painting)")
     parser.add_argument("--keep-colours", action="store_true", help="paint the luminance only, keep the camera's colours")
