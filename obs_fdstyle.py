@@ -199,6 +199,7 @@ HOTKEYS = {
 _hotkey_ids: dict[str, int] = {}
 
 _session: Session | None = None
+_passthrough: Any = None  # fdstyle_obs.passthrough.Passthrough while the engine cannot load
 _log_handler: logging.Handler | None = None
 _previous_switch_interval = sys.getswitchinterval()
 
@@ -427,6 +428,8 @@ def script_load(settings: Any) -> None:
         libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
     if IMPORT_ERROR or LIBOBS_ERROR:
         obs.script_log(obs.LOG_ERROR, f"[fdstyle] {IMPORT_ERROR or LIBOBS_ERROR}")
+        if libobs is not None:  # the camera unchanged, so a call still sees the user
+            _start_passthrough(obs.obs_data_get_string(settings, "camera_source"))
         return
     _log_handler = libobs.BlogHandler()
     log.addHandler(_log_handler)
@@ -451,15 +454,29 @@ def script_save(settings: Any) -> None:
         obs.obs_data_array_release(bindings)
 
 
+def _start_passthrough(camera: str) -> None:
+    global _passthrough
+    from fdstyle_obs.passthrough import Passthrough
+
+    _passthrough = Passthrough(libobs.SourceReader(camera), libobs.OutputWriter())
+    _passthrough.start()
+
+
 @_guarded()
 def script_update(settings: Any) -> None:
     if _session is not None:
         _session.apply()
+    if _passthrough is not None:
+        _passthrough.retarget(obs.obs_data_get_string(settings, "camera_source"))
 
 
 @_guarded()
 def script_unload() -> None:
-    global _session, _log_handler
+    global _session, _log_handler, _passthrough
+    if _passthrough is not None:
+        _passthrough.stop()
+        libobs.OutputWriter.clear()
+        _passthrough = None
     if IMPORT_ERROR or LIBOBS_ERROR:
         return
     started = time.perf_counter()

@@ -410,3 +410,25 @@ def test_defaults_on_a_640x360_camera_paint_with_the_default_engine(data_dir: Pa
     assert status["problem"] == "" and status["device"].startswith("openvino CPU"), status
     assert "Automatic:" in status["device"] and status["fps"] > 0, status
     assert obs.exit_code == 0, obs.output_tail()
+
+
+def test_without_an_environment_the_output_shows_the_camera_unchanged(
+    clips: dict[str, Path], candy: Path, tmp_path: Path
+) -> None:
+    """Until the installer has run, a scene with the output source still shows the user."""
+    empty_venv = tmp_path / "no-venv"
+    empty_venv.mkdir()
+    collection = scene_collection("Bare", clips["a"], script_entry(candy))
+    with Obs(tmp_path / "obs", [collection], env={"FDSTYLE_VENV": str(empty_venv)}) as obs:
+        wait_for(lambda: "fdstyle cannot start" in obs.log_text(), "the explanation in OBS's log", obs)
+
+        def camera_shown() -> bool:
+            try:
+                output, camera = obs.screenshot("fdstyle"), obs.screenshot("Camera")
+            except OBSSDKRequestError:  # no frame yet
+                return False
+            return output.shape == camera.shape and float(np.abs(output.astype(int) - camera).mean()) < 8
+
+        wait_for(camera_shown, "the camera in the output source", obs)
+    assert obs.exit_code == 0, obs.output_tail()
+    assert "Traceback" not in obs.log_text()

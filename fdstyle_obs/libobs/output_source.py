@@ -83,9 +83,13 @@ class OutputWriter:
 
         rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # opaque: a camera painting has no transparency
         height, width = rgba.shape[:2]
+        self.push_rgba(rgba.ctypes.data, width * 4, width, height)
+
+    def push_rgba(self, address: int, linesize: int, width: int, height: int) -> None:
+        """Push the RGBA picture at ``address`` (valid for the call: libobs copies it)."""
         frame = self._frame
-        frame.data[0] = rgba.ctypes.data
-        frame.linesize[0] = width * 4
+        frame.data[0] = address
+        frame.linesize[0] = linesize
         frame.width, frame.height = width, height
         state = registry()
         frame.timestamp = state.lib.os_gettime_ns()

@@ -6,10 +6,12 @@ import ctypes
 import threading
 import time
 from ctypes import byref, c_float, c_uint8, c_uint32, c_void_p
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # numpy is imported where pixels move, so the source type registers without it
     import numpy as np
+
+    from fdstyle_obs.libobs.output_source import OutputWriter
 
 from fdstyle_obs.libobs.bindings import (
     GS_BLEND_ONE,
@@ -20,6 +22,10 @@ from fdstyle_obs.libobs.bindings import (
     LOOKUP_INTERVAL_S,
     lib,
 )
+
+
+# What is done with a staged picture: (stage surface, width, height) → result.
+Consumer = Callable[[Any, int, int], Any]
 
 
 class SourceReader:
@@ -55,9 +61,23 @@ class SourceReader:
 
     def __call__(self) -> np.ndarray | None:
         with self._use_lock:
-            return None if self._closed else self._read()
+            return None if self._closed else self._read(self._map_copy)
 
-    def _read(self) -> np.ndarray | None:
+    def forward(self, writer: OutputWriter) -> bool:
+        """Hand the newest picture straight to ``writer``, no numpy involved (the camera shown
+        unchanged while the engine is missing); False when there was none."""
+
+        def push(data: int, linesize: int, width: int, height: int) -> bool:
+            writer.push_rgba(data, linesize, width, height)
+            return True
+
+        def consume(stage: Any, width: int, height: int) -> Any:
+            return self._mapped(stage, width, height, push)
+
+        with self._use_lock:
+            return not self._closed and bool(self._read(consume))
+
+    def _read(self, consume: Consumer) -> Any:
         with self._wanted_lock:
             wanted = self._wanted
         if wanted != self._name:
@@ -72,7 +92,7 @@ class SourceReader:
             self.problem = f"camera '{self._name}' has no picture yet"
             return None
         self.problem = ""
-        return self._render_and_read(self._source, width, height)
+        return self._render_and_read(self._source, width, height, consume)
 
     def _ensure_source(self) -> bool:
         if self._source is not None and self._lib.obs_source_removed(self._source):
@@ -104,7 +124,8 @@ class SourceReader:
         address = ctypes.addressof(self._clear_color)
         return (address + 15) & ~15
 
-    def _render_and_read(self, source: int, width: int, height: int) -> np.ndarray | None:
+    def _render_and_read(self, source: int, width: int, height: int, consume: Consumer) -> Any:
+        """Render ``source`` and stage it; ``consume`` the picture staged one call earlier."""
         lib_ = self._lib
         lib_.obs_enter_graphics()
         try:
@@ -130,24 +151,31 @@ class SourceReader:
             self._index = previous
             if not self._staged[previous]:
                 return None
-            return self._map_copy(self._stages[previous], width, height)
+            return consume(self._stages[previous], width, height)
         finally:
             lib_.obs_leave_graphics()
+
+    def _mapped(self, stage: int | None, width: int, height: int, use: Callable[[int, int, int, int], Any]) -> Any:
+        """``use(address, linesize, width, height)`` on the staged RGBA picture while it is mapped."""
+        data, linesize = c_void_p(), c_uint32()
+        if not self._lib.gs_stagesurface_map(stage, byref(data), byref(linesize)):
+            return None
+        try:
+            return use(data.value, linesize.value, width, height)
+        finally:
+            self._lib.gs_stagesurface_unmap(stage)
 
     def _map_copy(self, stage: int | None, width: int, height: int) -> np.ndarray | None:
         """The staged RGBA picture as RGB: the one copy out of the mapped memory drops the alpha."""
         import cv2
         import numpy as np
 
-        data, linesize = c_void_p(), c_uint32()
-        if not self._lib.gs_stagesurface_map(stage, byref(data), byref(linesize)):
-            return None
-        try:
-            rows = (c_uint8 * (linesize.value * height)).from_address(data.value)
-            pixels = np.frombuffer(rows, dtype=np.uint8).reshape(height, linesize.value)
+        def copy_rgb(data: int, linesize: int, width: int, height: int) -> np.ndarray:
+            rows = (c_uint8 * (linesize * height)).from_address(data)
+            pixels = np.frombuffer(rows, dtype=np.uint8).reshape(height, linesize)
             return cv2.cvtColor(pixels[:, : width * 4].reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
-        finally:
-            self._lib.gs_stagesurface_unmap(stage)
+
+        return self._mapped(stage, width, height, copy_rgb)
 
     def _destroy_graphics(self) -> None:
         """Must run inside obs_enter_graphics."""
