@@ -19,7 +19,7 @@ MANIFEST_NAME = "styles.json"
 REQUIRED_FIELDS = (
     "name", "display_name", "painting", "title", "artist", "year", "licence",
     "loss_network", "content_layer", "style_layers", "weights", "steps", "images_seen", "data",
-    "width", "variant", "minutes", "machine", "default_for",
+    "width", "variant", "minutes", "images_per_second", "machine", "default_for",
 )
 DEVICE_CLASSES = ("cpu", "gpu")  # which style a machine starts with: "default_for" lists the classes
 

@@ -151,6 +151,7 @@ class Trainer:
         self.step = 0
         self.images_seen = 0
         self.minutes_trained = 0.0  # this run's wall-clock time, for the manifest
+        self.images_per_second = 0.0  # this run's speed, for the manifest
         photos = list_images(config.content_dir)
         self.preview_path = config.preview_image or photos[0]
         held_out = self.preview_path.resolve()
@@ -311,6 +312,7 @@ class Trainer:
             "seed": c.seed,
             "variant": "full" if c.width >= 1 else "fast",
             "minutes": round(self.minutes_trained, 1),
+            "images_per_second": round(self.images_per_second, 1),
             "machine": machine_description(self.device),
         }
         return entry
@@ -351,6 +353,7 @@ class Trainer:
             batches.close()
         elapsed = time.perf_counter() - started
         self.minutes_trained = elapsed / 60
+        self.images_per_second = (self.images_seen - images_at_start) / elapsed if elapsed > 0 else 0.0
         if self.step < c.steps:
             print(f"time is up after {c.max_minutes:g} min: exporting step {self.step} of {c.steps}", file=sys.stderr)
         if not (c.checkpoint_every and self.step % c.checkpoint_every == 0):
@@ -358,8 +361,7 @@ class Trainer:
         if not (c.preview_every and self.step % c.preview_every == 0):
             self.save_preview()
         entry = self.export()
-        rate = (self.images_seen - images_at_start) / elapsed if elapsed > 0 else 0.0
-        return TrainResult(c.output, start_step, self.step, self.images_seen, rate, last, entry)
+        return TrainResult(c.output, start_step, self.step, self.images_seen, self.images_per_second, last, entry)
 
 
 def machine_description(device: torch.device) -> str:
