@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -93,6 +94,27 @@ def test_a_failing_frame_is_logged_and_the_next_one_processed(config: WorkerConf
         worker.stop()
     assert "a frame failed" in caplog.text
     assert worker.status.problem == ""  # cleared by the next good frame
+
+
+def test_a_failure_on_every_frame_is_logged_once_with_a_count(config: WorkerConfig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fdstyle")
+    camera, sink = Camera(), Sink()
+    failures = iter([True] * 40)
+
+    def broken_then_fixed(frame: np.ndarray) -> None:
+        if next(failures, False):
+            raise OSError("the virtual camera went away")
+        sink(frame)
+
+    worker = run(Worker(camera, broken_then_fixed, config))
+    try:
+        wait_until(lambda: "(20× in a row)" in worker.status.problem or sink.count() > 0)
+        wait_until(lambda: sink.count() >= 1)
+    finally:
+        worker.stop()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is not None  # one traceback, not forty
+    assert "stopped after 40 times in a row" in caplog.text
 
 
 def test_bad_style_keeps_the_last_good_one(config: WorkerConfig, tmp_path: Path) -> None:

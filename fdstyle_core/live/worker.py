@@ -38,6 +38,8 @@ OOM_MIN_HEIGHT = 180
 # its share of the target period (camera-independent: a 15 fps camera does not count as slow).
 JUDGE_AFTER_FRAMES = 30
 SLOW_PERIOD_FACTOR = 1.6
+# A failure that repeats frame after frame is logged again only every this many times.
+REPEAT_LOG_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Worker:
         self._last_done: float | None = None
         self._repaint = threading.Event()
         self._judged: tuple[object, int] = (None, 0)  # (Automatic's choice, frames processed at it)
+        self._failures: tuple[str, int] = ("", 0)  # (the last failure, how many times in a row)
 
     # -- control (any thread) ------------------------------------------------------------
 
@@ -252,8 +255,7 @@ class Worker:
             try:
                 frame = self._reader()
             except Exception as exc:
-                log.exception("reading a frame failed")
-                self._set_status(problem=f"reading failed: {exc}")
+                self._report_failure("reading failed", exc)
                 self._stop.wait(IDLE_S * 5)
                 continue
             if frame is None or not is_new_frame(frame, self._last_input):
@@ -271,8 +273,7 @@ class Worker:
                 if is_gpu_failure(exc, self._pipeline):
                     self._handle_gpu_failure(exc, frame.shape[0])
                     continue
-                log.exception("a frame failed; continuing with the next one")
-                self._set_status(problem=f"a frame failed: {type(exc).__name__}: {exc}")
+                self._report_failure("a frame failed", exc)
                 continue
             self._record_timing(started)
             self._keep_frame_rate()
@@ -292,7 +293,24 @@ class Worker:
         if self.status.device != pipeline.description:
             self._set_status(device=pipeline.description)
 
+    def _report_failure(self, what: str, exc: Exception) -> None:
+        """Log a failure with its traceback once, then count repeats of it (a broken camera or
+        driver must not write a traceback a frame into OBS's log); the status shows the count."""
+        key = f"{what}: {type(exc).__name__}: {exc}"
+        last, count = self._failures
+        count = count + 1 if key == last else 1
+        if count == 1:
+            log.error("%s; continuing with the next frame", what, exc_info=exc)
+        elif count % REPEAT_LOG_EVERY == 0:
+            log.warning("%s %d times in a row: %s", what, count, exc)
+        self._failures = (key, count)
+        self._set_status(problem=key if count == 1 else f"{key} ({count}× in a row)")
+
     def _record_timing(self, started: float) -> None:
+        failure, count = self._failures
+        if count > 1:
+            log.info("%s: stopped after %d times in a row", failure, count)
+        self._failures = ("", 0)
         now = time.perf_counter()
         latency = (now - started) * 1000
         with self._lock:
