@@ -81,9 +81,10 @@ except Exception as exc:  # torch, numpy or opencv missing (or broken): explain 
 log = logging.getLogger("fdstyle")
 STATUS_KEY = "status"
 STYLE_FILE_KEY = "style_file"  # the file picker; its choice is copied into "style"
-# Shorter GIL switch interval so OBS's graphics thread gets the GIL back quickly from the worker.
-SWITCH_INTERVAL_S = 0.002
-STOP_TIMEOUT_S = 10.0
+# How long unloading waits for the worker, on OBS's UI thread.  A worker still busy (a style being
+# converted takes seconds) finishes on its own: a daemon thread whose camera is closed and that
+# writes nothing after the stop.
+STOP_TIMEOUT_S = 1.5
 TOOLTIPS = {
     "camera_source": "The video source to paint, usually your Video Capture Device.",
     "enabled": "Off: the output shows the camera unchanged, so your call still sees you.",
@@ -201,7 +202,6 @@ _hotkey_ids: dict[str, int] = {}
 _session: Session | None = None
 _passthrough: Any = None  # fdstyle_obs.passthrough.Passthrough while the engine cannot load
 _log_handler: logging.Handler | None = None
-_previous_switch_interval = sys.getswitchinterval()
 
 
 def _remote(request_type: str, request: dict) -> dict:
@@ -423,7 +423,7 @@ def script_properties() -> Any:
 
 @_guarded()
 def script_load(settings: Any) -> None:
-    global _session, _log_handler, _previous_switch_interval
+    global _session, _log_handler
     if libobs is not None:  # scenes that hold the output source keep loading, even without the engine
         libobs.register_output_source(obs.OBS_SOURCE_TYPE_INPUT, obs.OBS_SOURCE_ASYNC_VIDEO, obs.OBS_ICON_TYPE_CAMERA)
     if IMPORT_ERROR or LIBOBS_ERROR:
@@ -434,8 +434,6 @@ def script_load(settings: Any) -> None:
     _log_handler = libobs.BlogHandler()
     log.addHandler(_log_handler)
     log.setLevel(logging.INFO)
-    _previous_switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     if not libobs.register_vendor():
         log.info("obs-websocket not available: remote control of fdstyle is off")
     _session = Session(settings)
@@ -485,7 +483,6 @@ def script_unload() -> None:
     if _session is not None:
         _session.close()
         _session = None
-    sys.setswitchinterval(_previous_switch_interval)  # OBS's other Python scripts get theirs back
     log.info("unloaded in %.2f s", time.perf_counter() - started)  # on OBS's UI thread: must stay short
     if _log_handler is not None:
         log.removeHandler(_log_handler)

@@ -331,6 +331,19 @@ def test_settings_changed_twenty_times_a_second_for_a_minute(obs_run: Obs) -> No
     next_output(obs_run, next_output(obs_run, None))  # still painting
 
 
+def test_a_camera_removed_and_added_again_is_waited_for_then_painted(obs_run: Obs, clips: dict[str, Path]) -> None:
+    assert obs_run.client is not None
+    settings = obs_run.client.get_input_settings("Camera").input_settings
+    obs_run.client.remove_input("Camera")
+    status = wait_for(
+        lambda: "not found" in (s := obs_run.vendor("get_status"))["problem"] and s, "the missing camera reported", obs_run
+    )
+    assert "waiting for camera source 'Camera'" in status["problem"], status
+    obs_run.client.create_input("Scene", "Camera", "ffmpeg_source", settings, True)
+    wait_for(lambda: obs_run.vendor("get_status")["problem"] == "", "the camera found again", obs_run)
+    next_output(obs_run, next_output(obs_run, None))
+
+
 def test_obs_kept_rendering_at_its_frame_rate(obs_run: Obs) -> None:
     first, now = obs_run.first_stats, obs_run.stats()
     total = now["renderTotalFrames"] - first["renderTotalFrames"]
