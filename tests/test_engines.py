@@ -125,3 +125,21 @@ def test_switching_styles_back_reuses_the_built_engine(candy: Path) -> None:
     assert pipeline.choice is not first
     pipeline.configure(PipelineConfig(style=str(candy)))
     assert pipeline.choice is first
+
+
+def test_regions_of_ever_new_sizes_do_not_grow_memory_without_end(candy: Path) -> None:
+    def rss_mib() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+
+    engine = OpenVINOEngine(load_network(_shipped()))
+    frame = torch.rand(1, 3, 240, 320) * 255
+    _, stats = engine.full(frame)
+    rng = np.random.default_rng(0)
+    sizes = [(int(h), int(w)) for h, w in zip(rng.integers(10, 60, 240) * 4, rng.integers(10, 80, 240) * 4)]
+    for height, width in sizes[:60]:
+        engine.region(frame[:, :, :height, :width].contiguous(), stats)
+    settled = rss_mib()
+    for height, width in sizes[60:]:
+        engine.region(frame[:, :, :height, :width].contiguous(), stats)
+    assert rss_mib() - settled < 40  # the CPU plugin's default cache grew ~0.8 MB a new size: ~140 MB here

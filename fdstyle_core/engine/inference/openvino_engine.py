@@ -26,6 +26,9 @@ DEVICES = {"cpu": "CPU", "intel-gpu": "GPU", "npu": "NPU"}
 HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 # Compiled graphs kept per engine: a few camera sizes and region sizes.
 MAX_COMPILED = 8
+# Input sizes whose kernels the CPU plugin keeps for the dynamic region graph (its default, 5000,
+# grew OBS by about 0.8 MB for every new region size, without end).
+RUNTIME_CACHE_SHAPES = 16
 _EXAMPLE_SIDE = 32
 # Bump when FullFrameGraph or RegionGraph change, so cached conversions are made again.
 GRAPH_VERSION = 1
@@ -123,6 +126,8 @@ class OpenVINOEngine:
         self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
         if threads > 0:
             self._config["INFERENCE_NUM_THREADS"] = threads
+        if self.ov_device == "CPU":  # every region size gets kernels of its own: keep a few, not thousands
+            self._config["CPU_RUNTIME_CACHE_CAPACITY"] = str(RUNTIME_CACHE_SHAPES)
         self._compiled: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
 
     @property
