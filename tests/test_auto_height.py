@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fdstyle_core.engine.auto_height import HEIGHTS, choose_height
+from fdstyle_core.engine.auto_height import HEIGHTS, choose_height, larger_height, smaller_height
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, Pipeline, PipelineConfig
 
 
@@ -59,5 +59,13 @@ def test_the_pipeline_measures_at_the_first_frame_and_on_a_camera_change(candy: 
         assert pipeline.painter.processing_height == pipeline.auto_height.height
         assert "Automatic:" in pipeline.description
     chosen = pipeline.auto_height.height
+    assert not pipeline.raise_height(60.0)  # never above what was measured
     assert pipeline.lower_height(3.0) and pipeline.auto_height.height < chosen
     assert "stepped down" in pipeline.description
+    assert pipeline.raise_height(60.0) and pipeline.auto_height.height == chosen
+    assert "stepped back up" in pipeline.description
+
+
+def test_steps_follow_the_height_list_and_stop_at_the_ends() -> None:
+    assert smaller_height(360) == 288 and smaller_height(HEIGHTS[-1]) is None
+    assert larger_height(240, 720) == 288 and larger_height(480, 500) == 500 and larger_height(500, 500) is None

@@ -81,3 +81,10 @@ def choose_height(frame_height: int, budget_ms: float, timed: Callable[[int], fl
 def smaller_height(height: int) -> int | None:
     """The next of :data:`HEIGHTS` below ``height``, or None at the smallest."""
     return next((h for h in HEIGHTS if h < height), None)
+
+
+def larger_height(height: int, ceiling: int) -> int | None:
+    """The next of :data:`HEIGHTS` above ``height``, or ``ceiling`` itself if that comes first; None at it."""
+    if height >= ceiling:
+        return None
+    return min([h for h in HEIGHTS if height < h < ceiling] + [ceiling])

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from fdstyle_core.engine.auto_height import HeightChoice, choose_height, pass_timer, smaller_height
+from fdstyle_core.engine.auto_height import HeightChoice, choose_height, larger_height, pass_timer, smaller_height
 from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import Painter
@@ -105,7 +105,8 @@ class Pipeline:
         self._stabilizer: Stabilizer = PerFrame()
         self.painter: Painter  # made by configure
         self._frame_shape: tuple[int, int] | None = None
-        self.auto_height: HeightChoice | None = None  # what Automatic chose, for this frame size
+        self.auto_height: HeightChoice | None = None  # what Automatic paints at now, for this frame size
+        self._measured_height: HeightChoice | None = None  # what its measurement chose
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
         self.configure(config)
@@ -145,7 +146,7 @@ class Pipeline:
         )
         self.choice, self.style_path, self.config = choice, style_path, config
         if restart:  # a mask-only change keeps the painter and its normalization statistics
-            self.auto_height = None
+            self.auto_height = self._measured_height = None
             self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE))
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self._frame_shape = None  # Automatic measures again at the next frame
@@ -162,17 +163,27 @@ class Pipeline:
         config = self.config
         assert config is not None
         budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        self.auto_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
+        self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
         self.painter = Painter(self.choice.engine, self.auto_height.height)
 
     def lower_height(self, measured_fps: float) -> bool:
         """Automatic only: step down one height after the live frame rate fell short; False at the smallest."""
         if self.auto_height is None:
             return False
-        height = smaller_height(self.auto_height.height)
+        return self._step_to(smaller_height(self.auto_height.height), f"stepped down, {measured_fps:.1f} fps was too slow")
+
+    def raise_height(self, measured_fps: float) -> bool:
+        """Automatic only: step back up one height (never above what was measured) once frames are
+        fast again, so a busy minute does not leave the painting coarse for good."""
+        if self.auto_height is None or self._measured_height is None:
+            return False
+        height = larger_height(self.auto_height.height, self._measured_height.height)
+        return self._step_to(height, f"stepped back up, {measured_fps:.1f} fps had room")
+
+    def _step_to(self, height: int | None, why: str) -> bool:
         if height is None:
             return False
-        self.auto_height = HeightChoice(height, f"{height} rows: stepped down, {measured_fps:.1f} fps was too slow")
+        self.auto_height = HeightChoice(height, f"{height} rows: {why}")
         self.painter = Painter(self.choice.engine, height)
         self.reset()
         return True

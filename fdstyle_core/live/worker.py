@@ -38,6 +38,8 @@ OOM_MIN_HEIGHT = 180
 # its share of the target period (camera-independent: a 15 fps camera does not count as slow).
 JUDGE_AFTER_FRAMES = 30
 SLOW_PERIOD_FACTOR = 1.6
+# ... and one back up (never above what it measured) when frames take under this share of it.
+FAST_PERIOD_FACTOR = 0.5
 # A failure that repeats frame after frame is logged again only every this many times.
 REPEAT_LOG_EVERY = 1000
 
@@ -287,8 +289,12 @@ class Worker:
         frames = frames + 1 if choice is pipeline.auto_height else 1
         self._judged = (pipeline.auto_height, frames)
         latency = self.status.latency_ms
-        if frames >= JUDGE_AFTER_FRAMES and latency > SLOW_PERIOD_FACTOR * 1000 / pipeline.config.target_fps:
+        period = 1000 / pipeline.config.target_fps
+        if frames >= JUDGE_AFTER_FRAMES and latency > SLOW_PERIOD_FACTOR * period:
             if pipeline.lower_height(1000 / latency):
+                log.info("Automatic height: %s", pipeline.auto_height.reason)
+        elif frames >= JUDGE_AFTER_FRAMES and latency < FAST_PERIOD_FACTOR * period:
+            if pipeline.raise_height(1000 / latency):
                 log.info("Automatic height: %s", pipeline.auto_height.reason)
         if self.status.device != pipeline.description:
             self._set_status(device=pipeline.description)
