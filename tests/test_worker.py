@@ -78,40 +78,33 @@ def test_processes_frames_and_reports_status(config: WorkerConfig) -> None:
     assert not worker.is_alive and worker.status.text() == "stopped"
 
 
-def test_a_failing_frame_is_logged_and_the_next_one_processed(config: WorkerConfig, caplog: pytest.LogCaptureFixture) -> None:
-    camera, sink = Camera(), Sink()
-    failures = iter([True, False])
+def run_with_failing_writes(config: WorkerConfig, failures: int, error: Exception, frames: int) -> Worker:
+    """A worker whose first ``failures`` writes raise ``error``; stopped once ``frames`` got through."""
+    sink = Sink()
+    remaining = iter(range(failures))
 
-    def flaky_writer(frame: np.ndarray) -> None:
-        if next(failures, False):
-            raise ValueError("disk full")
+    def writer(frame: np.ndarray) -> None:
+        if next(remaining, None) is not None:
+            raise error
         sink(frame)
 
-    worker = run(Worker(camera, flaky_writer, config))
+    worker = run(Worker(Camera(), writer, config))
     try:
-        wait_until(lambda: sink.count() >= 2)
+        wait_until(lambda: sink.count() >= frames)
     finally:
         worker.stop()
+    return worker
+
+
+def test_a_failing_frame_is_logged_and_the_next_one_processed(config: WorkerConfig, caplog: pytest.LogCaptureFixture) -> None:
+    worker = run_with_failing_writes(config, 1, ValueError("disk full"), frames=2)
     assert "a frame failed" in caplog.text
     assert worker.status.problem == ""  # cleared by the next good frame
 
 
 def test_a_failure_on_every_frame_is_logged_once_with_a_count(config: WorkerConfig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="fdstyle")
-    camera, sink = Camera(), Sink()
-    failures = iter([True] * 40)
-
-    def broken_then_fixed(frame: np.ndarray) -> None:
-        if next(failures, False):
-            raise OSError("the virtual camera went away")
-        sink(frame)
-
-    worker = run(Worker(camera, broken_then_fixed, config))
-    try:
-        wait_until(lambda: "(20× in a row)" in worker.status.problem or sink.count() > 0)
-        wait_until(lambda: sink.count() >= 1)
-    finally:
-        worker.stop()
+    run_with_failing_writes(config, 40, OSError("the virtual camera went away"), frames=1)
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].exc_info is not None  # one traceback, not forty
     assert "stopped after 40 times in a row" in caplog.text
