@@ -143,3 +143,12 @@ def test_regions_of_ever_new_sizes_do_not_grow_memory_without_end(candy: Path) -
     for height, width in sizes[60:]:
         engine.region(frame[:, :, :height, :width].contiguous(), stats)
     assert rss_mib() - settled < 40  # the CPU plugin's default cache grew ~0.8 MB a new size: ~140 MB here
+
+
+def test_an_openvino_that_fails_on_its_first_pass_leaves_torch_painting(candy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_pass(self: OpenVINOEngine, x: torch.Tensor) -> object:
+        raise RuntimeError("Exception from src/inference/src/cpp/core.cpp: GPU driver lost")
+
+    monkeypatch.setattr(OpenVINOEngine, "full", broken_pass)
+    choice = choose_engine(load_network(candy), engine="openvino", precision="fp32")
+    assert choice.engine.name == "torch" and "GPU driver lost" in choice.notice

@@ -96,6 +96,10 @@ def choose_engine(net: TransformerNet, device: str = "auto", engine: str = "auto
                 lambda name: openvino_engine.OpenVINOEngine(net, device, name, threads),
                 lambda: TorchEngine(net, torch.device("cpu")),
             )
+        # Both graphs compile and run here, so a broken plugin or driver falls back now, not at the first frame.
+        mean, worst = painting_error(chosen, TorchEngine(net, torch.device("cpu")))
+        if not (mean <= MEAN_TOLERANCE and worst <= MAX_TOLERANCE):
+            raise FdstyleError(f"it paints {mean:.2f} grey levels (max {worst:.1f}) away from torch")
         return EngineChoice(chosen, reason)
     except Exception as exc:  # noqa: BLE001 - a missing or failing OpenVINO must not stop the painting
         if device != "cpu" and engine == "openvino":
