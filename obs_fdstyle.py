@@ -472,7 +472,8 @@ def script_update(settings: Any) -> None:
 def script_unload() -> None:
     global _session, _log_handler, _passthrough
     if _passthrough is not None:
-        _passthrough.stop()
+        if not _passthrough.stop():
+            obs.script_log(obs.LOG_WARNING, "[fdstyle] the camera pass-through did not stop in time")
         libobs.OutputWriter.clear()
         _passthrough = None
     if IMPORT_ERROR or LIBOBS_ERROR:

@@ -43,7 +43,12 @@ class Passthrough:
             except Exception:  # noqa: BLE001 - a failing read must not end the thread; the next may work
                 continue
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 1.5) -> bool:
+        """Stop forwarding; False when the thread did not end in time (its reader is then left
+        open rather than waited for: OBS's UI thread calls this and must not block)."""
         self._stop.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
         self._reader.close()
+        return True

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,6 +74,15 @@ def empty_collection(name: str) -> dict[str, Any]:
     return {"name": name, "current_scene": "Scene", "current_program_scene": "Scene", "scene_order": [{"name": "Scene"}], "sources": [scene]}
 
 
+def thread_stacks(pid: int) -> str:
+    """Every thread's native stack (gdb), so a hang says where it hangs; empty without gdb."""
+    if shutil.which("gdb") is None:
+        return ""
+    command = ["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(("#", "Thread")))
+
+
 class Obs:
     """One OBS process under its own Xvfb; use as a context manager."""
 
@@ -87,6 +97,7 @@ class Obs:
         self.client: obsws.ReqClient | None = None
         self.exit_code: int | None = None
         self.shutdown_s: float | None = None
+        self.hang_stacks = ""  # every thread's stack when OBS did not exit in time
         self.switched_to: list[str] = []  # collections switched to, in order (each switch reloads scripts)
         self.first_stats: dict[str, Any] = {}
 
@@ -167,7 +178,8 @@ class Obs:
                 time.sleep(0.5)
 
     def output_tail(self, chars: int = 4000) -> str:
-        return ((self.root / "obs-stdout.txt").read_text(errors="replace") + self.log_text())[-chars:]
+        tail = ((self.root / "obs-stdout.txt").read_text(errors="replace") + self.log_text())[-chars:]
+        return tail + (f"\nOBS did not exit; its threads:\n{self.hang_stacks}" if self.hang_stacks else "")
 
     def log_text(self) -> str:
         logs = sorted((self.config_dir / "logs").glob("*.txt"))
@@ -246,6 +258,7 @@ class Obs:
                 self.exit_code = self.process.wait(SHUTDOWN_TIMEOUT_S)
                 self.shutdown_s = time.monotonic() - started
             except subprocess.TimeoutExpired:
+                self.hang_stacks = thread_stacks(self.process.pid)
                 self.process.kill()
                 self.process.wait()
         if self.xvfb is not None and self.xvfb.poll() is None:

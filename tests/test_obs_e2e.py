@@ -38,7 +38,7 @@ CLIP_B = (256, 144)
 WAIT_S = 90  # CPU inference is slow on a shared CI machine; every wait polls and ends early
 BASELINE_ATTEMPTS = 5
 UNLOAD_LIMIT_S = 2.0  # the longest OBS's UI thread may wait for the script to unload
-STRESS_S, STRESS_RATE = 60, 20  # setting changes per second, for a minute  # OBS 29.0.2's own exit crash, see test_sigint_exits_cleanly_without_extra_leaks
+STRESS_S, STRESS_RATE = 60, 20  # setting changes per second, for a minute
 
 
 def make_clip(source: Path, target: Path, size: tuple[int, int], start_s: int) -> Path:

@@ -51,6 +51,8 @@ class SourceReader:
         self._staged = [False, False]
         self._index = 0
         self._clear_color = (c_float * 8)()  # gs_clear reads a 16-byte aligned vec4
+        self._rgba = (c_uint8 * 0)()  # the last picture forwarded as it was mapped
+        self._rgba_linesize = 0
         self._use_lock = threading.Lock()
         self._closed = False
         self.problem = ""
@@ -65,17 +67,17 @@ class SourceReader:
 
     def forward(self, writer: OutputWriter) -> bool:
         """Hand the newest picture straight to ``writer``, no numpy involved (the camera shown
-        unchanged while the engine is missing); False when there was none."""
+        unchanged while the engine is missing); False when there was none.
 
-        def push(data: int, linesize: int, width: int, height: int) -> bool:
-            writer.push_rgba(data, linesize, width, height)
-            return True
-
-        def consume(stage: Any, width: int, height: int) -> Any:
-            return self._mapped(stage, width, height, push)
-
+        As in the worker's path, the picture is copied out while the graphics lock is held and
+        pushed once it is released: no libobs call waits on the source's locks under it.
+        """
         with self._use_lock:
-            return not self._closed and bool(self._read(consume))
+            picture = None if self._closed else self._read(self._map_copy_rgba)
+        if picture is None:
+            return False
+        writer.push_rgba(ctypes.addressof(picture), self._rgba_linesize, *self._size)
+        return True
 
     def _read(self, consume: Consumer) -> Any:
         with self._wanted_lock:
@@ -176,6 +178,19 @@ class SourceReader:
             return cv2.cvtColor(pixels[:, : width * 4].reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
 
         return self._mapped(stage, width, height, copy_rgb)
+
+    def _map_copy_rgba(self, stage: int | None, width: int, height: int) -> ctypes.Array | None:
+        """The staged RGBA picture copied as it is (one memmove, no numpy) into a reused buffer."""
+
+        def copy(data: int, linesize: int, _width: int, _height: int) -> ctypes.Array:
+            size = linesize * height
+            if len(self._rgba) != size:
+                self._rgba = (c_uint8 * size)()
+            ctypes.memmove(self._rgba, data, size)
+            self._rgba_linesize = linesize
+            return self._rgba
+
+        return self._mapped(stage, width, height, copy)
 
     def _destroy_graphics(self) -> None:
         """Must run inside obs_enter_graphics."""
