@@ -14,7 +14,7 @@ from fdstyle_core.engine.inference.openvino_engine import OpenVINOEngine
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.painter import Painter
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
-from fdstyle_core.engine.selection import choose_engine
+from fdstyle_core.engine.selection import TORCH_DEFAULT_THREADS, choose_engine, host_threads
 from fdstyle_core.engine.styles import default_style, load_network
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.io.video import read_image
@@ -70,6 +70,18 @@ def test_auto_runs_openvino_on_the_cpu(candy: Path) -> None:
     choice = choose_engine(load_network(candy))
     assert choice.engine.name == "openvino" and choice.engine.precision in ("fp32", "bf16")
     assert choice.reason.startswith("auto") and not choice.notice
+
+
+def test_torch_works_on_one_thread_beside_openvino_on_the_cpu(candy: Path) -> None:
+    """Torch's spinning OpenMP threads would take the cores OpenVINO's threads need next."""
+    net = load_network(candy)
+    assert host_threads(OpenVINOEngine(net, "cpu", "fp32", threads=2), 2) == 1
+    assert host_threads(TorchEngine(net, CPU), 2) == 2
+    assert host_threads(TorchEngine(net, CPU), 0) == TORCH_DEFAULT_THREADS
+    Pipeline(PipelineConfig(style=str(candy), engine="openvino", threads=2))
+    assert torch.get_num_threads() == 1
+    Pipeline(PipelineConfig(style=str(candy), engine="torch", threads=2))
+    assert torch.get_num_threads() == 2
 
 
 def test_a_failing_openvino_leaves_torch_painting_with_one_notice(candy: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.network import BlockedConvLayer, ConvLayer, TransformerNet
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.engine.styles import load_network, read_state_dict
 from tests.conftest import read_rgb
@@ -74,3 +74,20 @@ def test_processing_height_composes_at_full_size(candy: Path, data_dir: Path) ->
 def test_network_is_inference_only(candy: Path) -> None:
     net = load_network(candy)
     assert not net.training and not any(p.requires_grad for p in net.parameters())
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("channels", [(8, 3), (3, 8)])
+def test_a_layer_on_pixel_blocks_computes_the_same_convolution(factor: int, channels: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    layer = ConvLayer(*channels, kernel_size=9, stride=1)
+    x = torch.rand(1, channels[0], 36, 52) * 255
+    with torch.no_grad():
+        expected, blocked = layer(x), BlockedConvLayer(layer, factor)(x)
+    assert blocked.shape == expected.shape
+    assert (blocked - expected).abs().max() < 1e-3 * expected.abs().max()
+
+
+def test_layers_without_a_block_form_are_refused() -> None:
+    with pytest.raises(ValueError, match="no 2×2 block form"):
+        BlockedConvLayer(ConvLayer(8, 8, 3, stride=2), 2)

@@ -20,7 +20,7 @@ from fdstyle_core.engine.auto_height import HeightChoice, choose_height, larger_
 from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import Painter
-from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine
+from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine, host_threads
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY, MaskParams, Stabilizer, StepResult, make_stabilizer
 from fdstyle_core.stabilizers.perframe import PerFrame
@@ -145,6 +145,7 @@ class Pipeline:
             or (config.processing_height, config.target_fps) != (old.processing_height, old.target_fps)
         )
         self.choice, self.style_path, self.config = choice, style_path, config
+        torch.set_num_threads(host_threads(choice.engine, config.threads))
         if restart:  # a mask-only change keeps the painter and its normalization statistics
             self.auto_height = self._measured_height = None
             self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE))

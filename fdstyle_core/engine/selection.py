@@ -24,6 +24,8 @@ ENGINE_CHOICES = ("auto", "torch", "openvino")
 OPENVINO_ONLY = ("intel-gpu", "npu")  # devices only OpenVINO reaches
 DEVICE_CHOICES = devices.DEVICE_CHOICES + OPENVINO_ONLY
 TORCH_GPU_CANDIDATES = ("fp16", "bf16")
+# What "all cores" means to torch: its thread count before anything here changed it.
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,17 @@ def _torch_choice(net: TransformerNet, device: torch.device, precision: str, not
         precision, candidates, lambda name: TorchEngine(net, device, name), lambda: TorchEngine(net, device)
     )
     return EngineChoice(engine, reason, notice)
+
+
+def host_threads(engine: InferenceEngine, threads: int) -> int:
+    """Threads for torch's own work around the network (conversions, the stabilizer).
+
+    One beside an engine with CPU threads of its own: after each operation torch's OpenMP threads
+    keep spinning for a while, on the very cores the engine's threads need next.
+    """
+    if engine.own_cpu_threads:
+        return 1
+    return threads or TORCH_DEFAULT_THREADS
 
 
 def choose_engine(net: TransformerNet, device: str = "auto", engine: str = "auto", precision: str = "auto", threads: int = 0) -> EngineChoice:

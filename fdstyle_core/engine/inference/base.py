@@ -18,6 +18,7 @@ class InferenceEngine(Protocol):
     name: str  # "torch" or "openvino"
     device: torch.device  # where frame tensors live for this engine
     precision: str  # fp32, fp16 or bf16
+    own_cpu_threads: bool  # whether it runs the network on a CPU thread pool of its own
 
     @property
     def label(self) -> str: ...

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from fdstyle_core.engine.network import FullFrameGraph, RegionGraph, Stats, TransformerNet
+from fdstyle_core.engine.network import BlockedConvLayer, FullFrameGraph, RegionGraph, Stats, TransformerNet
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.io.paths import user_cache_dir
 
@@ -31,7 +31,9 @@ MAX_COMPILED = 8
 RUNTIME_CACHE_SHAPES = 16
 _EXAMPLE_SIDE = 32
 # Bump when FullFrameGraph or RegionGraph change, so cached conversions are made again.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
+# The last layer (9×9, 3 outputs) is converted in 2×2 pixel blocks: about a third faster on CPUs.
+LAST_LAYER_BLOCKS = 2
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +71,7 @@ def _convert(net: TransformerNet) -> tuple[Any, Any]:
     import openvino
 
     net = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
+    net.deconv3 = BlockedConvLayer(net.deconv3, LAST_LAYER_BLOCKS)  # type: ignore[assignment]
     example = torch.zeros(1, 3, _EXAMPLE_SIDE, _EXAMPLE_SIDE)
     any_size = openvino.PartialShape([1, 3, -1, -1])
     with torch.no_grad():
@@ -122,6 +125,7 @@ class OpenVINOEngine:
 
     def __init__(self, net: TransformerNet, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
         self.precision, self.ov_device, self.threads = precision, DEVICES[device], threads
+        self.own_cpu_threads = self.ov_device == "CPU"
         self._full_model, self._region_model = _graphs(net)
         self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
         if threads > 0:

@@ -12,6 +12,7 @@ from fdstyle_core.engine.network import FullFrameGraph, RegionGraph, Stats, Tran
 
 class TorchEngine:
     name = "torch"
+    own_cpu_threads = False  # torch's own pool, shared with the work around the network
 
     def __init__(self, net: TransformerNet, device: torch.device, precision: str = "fp32") -> None:
         self.device, self.precision = device, precision
