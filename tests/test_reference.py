@@ -115,7 +115,7 @@ def test_no_motion_means_no_network_call() -> None:
 
 
 def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tuple[tuple[int, int], float, float]:
-    """A real painter's second step: (network calls, region calls), the share repainted, and the
+    """A real painter's second step: (network passes, region passes) over both steps, the share repainted, and the
     repainted pixels' mean difference from the whole frame painted with the same frozen statistics."""
     height, width = second.shape[:2]
     painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height=0)
@@ -123,7 +123,8 @@ def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tu
     with torch.inference_mode():
         stabilizer.step(as_tensor(first), painter)
         result = stabilizer.step(as_tensor(second), painter)
-        calls = (painter.calls, painter.region_calls)
+        work = painter.take_work()
+        calls = (work.passes, work.region_passes)
         (whole,) = painter.regions(as_tensor(second), [(0, height, 0, width)])
     assert result.mask is not None
     repainted = (result.mask < 0.01).expand_as(whole)

@@ -116,21 +116,20 @@ def _precisions(device: str, engine: str, chosen: str | None) -> list[str]:
 def time_mode(pipeline: Pipeline, frames: list[np.ndarray], warmup: int) -> dict:
     """Over the frames after the warm-up ones: median ms per stage, mean total ms, network calls per frame."""
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    # The pipeline makes a fresh painter on configure, so its counters cover this mode only.
-    painter = pipeline.painter
+    passes = region_passes = 0
     for index, frame in enumerate(frames):
-        if index == warmup:
-            painter.calls = painter.region_calls = 0
         pipeline.process(frame)
         if index >= warmup:
             for stage in STAGES:
                 samples[stage].append(pipeline.timings[stage])
+            passes += pipeline.last_work.passes
+            region_passes += pipeline.last_work.region_passes
     timed = len(frames) - warmup
     return {
         "ms": {stage: float(np.median(values)) for stage, values in samples.items()},
         "mean_ms": float(np.mean(samples["total"])),
-        "calls_per_frame": painter.calls / timed,
-        "region_calls_per_frame": painter.region_calls / timed,
+        "calls_per_frame": passes / timed,
+        "region_calls_per_frame": region_passes / timed,
     }
 
 
@@ -160,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             style=style, device=device, engine=engine, precision=precision, threads=args.threads,
             processing_height=args.processing_height,
         )
-        pipeline = Pipeline(config)
+        pipeline = Pipeline(config, timed=True)
         if pipeline.choice.notice:
             print(f"note: {pipeline.choice.notice}", file=sys.stderr)
         engine_used = pipeline.choice.engine

@@ -8,6 +8,7 @@ the region is painted the way the full frame would be there.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -65,16 +66,33 @@ class RegionPainter(Protocol):
     def region_cost(self, height: int, width: int, box: Box) -> float: ...
 
 
-class Painter:
-    """Callable on a full frame (N×3×H×W float 0–255) → stylized frame of the same size."""
+@dataclass
+class PaintWork:
+    """The network work a painter did: what a frame cost it."""
 
-    def __init__(self, engine: InferenceEngine, processing_height: int) -> None:
+    passes: int = 0  # network runs, whole frames and regions together
+    region_passes: int = 0
+    network_ms: float = 0.0  # measured only by a timed painter
+
+
+class Painter:
+    """Callable on a full frame (N×3×H×W float 0–255) → stylized frame of the same size.
+
+    A timed painter waits for the device after each pass to measure it; an untimed one lets a
+    GPU run ahead (the download of the frame waits for it anyway).
+    """
+
+    def __init__(self, engine: InferenceEngine, processing_height: int, timed: bool = False) -> None:
         self.engine, self.device = engine, engine.device
         self._stats: Stats | None = None
         self.processing_height = processing_height
-        self.network_ms = 0.0  # accumulated since the caller last reset it
-        self.calls = 0  # network runs, whole frames and regions together
-        self.region_calls = 0
+        self.timed = timed
+        self._work = PaintWork()
+
+    def take_work(self) -> PaintWork:
+        """The work done since the last call (the last frame's, when called once a frame)."""
+        work, self._work = self._work, PaintWork()
+        return work
 
     def _network_size(self, height: int, width: int) -> tuple[int, int]:
         target = self.processing_height
@@ -92,13 +110,14 @@ class Painter:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return x
 
-    def _timed(self, work, runs: int = 1):  # type: ignore[no-untyped-def]
-        """``work()``, its time added to ``network_ms`` and its ``runs`` network runs to ``calls``."""
+    def _run(self, work, runs: int = 1):  # type: ignore[no-untyped-def]
+        """``work()``, counted as ``runs`` network passes (and timed, for a timed painter)."""
         started = time.perf_counter()
         result = work()
-        synchronize(self.device)
-        self.network_ms += (time.perf_counter() - started) * 1000
-        self.calls += runs
+        if self.timed:
+            synchronize(self.device)
+            self._work.network_ms += (time.perf_counter() - started) * 1000
+        self._work.passes += runs
         return result
 
     def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
@@ -121,7 +140,7 @@ class Painter:
                 y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)
             return y.clamp_(0, 255)
 
-        return self._timed(work)
+        return self._run(work)
 
     @property
     def has_statistics(self) -> bool:
@@ -152,8 +171,8 @@ class Painter:
             x = self._to_network(frame)  # shrunk once for all boxes
             return [self._paint_window(x, height, width, box) for box in boxes]
 
-        self.region_calls += len(boxes)
-        return self._timed(work, runs=len(boxes))
+        self._work.region_passes += len(boxes)
+        return self._run(work, runs=len(boxes))
 
     def _paint_window(self, x: torch.Tensor, height: int, width: int, box: Box) -> torch.Tensor:
         (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)

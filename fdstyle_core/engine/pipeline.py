@@ -19,7 +19,7 @@ import torch
 from fdstyle_core.engine.auto_height import HeightChoice, choose_height, larger_height, pass_timer, smaller_height
 from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
-from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.painter import PaintWork, Painter
 from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine, host_threads
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY, MaskParams, Stabilizer, StepResult, make_stabilizer
@@ -95,9 +95,14 @@ def to_frame(output: torch.Tensor) -> np.ndarray:
 
 
 class Pipeline:
-    """Stylizes and stabilizes frames; call :meth:`configure` to change settings live."""
+    """Stylizes and stabilizes frames; call :meth:`configure` to change settings live.
 
-    def __init__(self, config: PipelineConfig) -> None:
+    A ``timed`` pipeline (bench, eval) waits for the device between stages, so each stage's time
+    in :attr:`timings` is its own; live use leaves a GPU free to run ahead.
+    """
+
+    def __init__(self, config: PipelineConfig, timed: bool = False) -> None:
+        self.timed = timed
         self.config: PipelineConfig | None = None
         self.choice: EngineChoice  # made by configure
         self.style_path: Path | None = None
@@ -109,6 +114,7 @@ class Pipeline:
         self._measured_height: HeightChoice | None = None  # what its measurement chose
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
+        self.last_work = PaintWork()  # the network work of the last frame
         self.configure(config)
 
     # -- configuration -------------------------------------------------------------------
@@ -148,7 +154,7 @@ class Pipeline:
         torch.set_num_threads(host_threads(choice.engine, config.threads))
         if restart:  # a mask-only change keeps the painter and its normalization statistics
             self.auto_height = self._measured_height = None
-            self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE))
+            self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE), self.timed)
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self._frame_shape = None  # Automatic measures again at the next frame
             self.reset()
@@ -165,7 +171,7 @@ class Pipeline:
         assert config is not None
         budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
         self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
-        self.painter = Painter(self.choice.engine, self.auto_height.height)
+        self.painter = Painter(self.choice.engine, self.auto_height.height, self.timed)
 
     def lower_height(self, measured_fps: float) -> bool:
         """Automatic only: step down one height after the live frame rate fell short; False at the smallest."""
@@ -185,7 +191,7 @@ class Pipeline:
         if height is None:
             return False
         self.auto_height = HeightChoice(height, f"{height} rows: {why}")
-        self.painter = Painter(self.choice.engine, height)
+        self.painter = Painter(self.choice.engine, height, self.timed)
         self.reset()
         return True
 
@@ -212,19 +218,20 @@ class Pipeline:
         t0 = time.perf_counter()
         with torch.inference_mode():
             x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
-            synchronize(self.device)
+            if self.timed:
+                synchronize(self.device)
             t1 = time.perf_counter()
-            self.painter.network_ms = 0.0
             paint = self.painter
             if config.strength < 1 or config.keep_colours:
                 paint = FinishedPainter(self.painter, config.strength, config.keep_colours)
             result = self._stabilizer.step(x, paint)
-            synchronize(self.device)
+            if self.timed:
+                synchronize(self.device)
             t2 = time.perf_counter()
             out = to_frame(result.output)
         t3 = time.perf_counter()
-        self.last_result = result
-        network = self.painter.network_ms
+        self.last_result, self.last_work = result, self.painter.take_work()
+        network = self.last_work.network_ms
         self.timings.update(
             upload=(t1 - t0) * 1000,
             network=network,
