@@ -1,4 +1,4 @@
-"""Reading a source's pixels: render it to a texture, stage it, map it a frame later (no GPU stall)."""
+"""Reading a source's pixels: render it to a texture, stage it, map it (a read later when reads come fast: no GPU stall)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,14 @@ from fdstyle_obs.libobs.bindings import (
 
 # What is done with a staged picture: (stage surface, width, height) → result.
 Consumer = Callable[[Any, int, int], Any]
+# Reads further apart than this map the picture they have just staged: waiting a read for it
+# would make the picture a whole (long) loop period older, while the copy itself takes a frame
+# at most.  Closer reads map the one staged a read earlier, so the GPU never stalls them.
+SAME_READ_AFTER_S = 0.05
 
 
 class SourceReader:
-    """Reads the newest picture of a named source as H×W×3 RGB, one frame behind (no GPU stall).
+    """Reads the newest picture of a named source as H×W×3 RGB.
 
     Called from the worker thread only, except :meth:`retarget` (any thread) and :meth:`close`
     (on unload; it waits for a read in progress, and later reads return nothing, so a worker that
@@ -50,6 +54,7 @@ class SourceReader:
         self._stages: list[int | None] = [None, None]
         self._staged = [False, False]
         self._index = 0
+        self._last_read = -float("inf")
         self._clear_color = (c_float * 8)()  # gs_clear reads a 16-byte aligned vec4
         self._rgba = (c_uint8 * 0)()  # the last picture forwarded as it was mapped
         self._rgba_linesize = 0
@@ -127,7 +132,10 @@ class SourceReader:
         return (address + 15) & ~15
 
     def _render_and_read(self, source: int, width: int, height: int, consume: Consumer) -> Any:
-        """Render ``source`` and stage it; ``consume`` the picture staged one call earlier."""
+        """Render ``source`` and stage it; ``consume`` that picture, or after a short gap the one
+        staged a call earlier (see :data:`SAME_READ_AFTER_S`)."""
+        now = time.monotonic()
+        same_read, self._last_read = now - self._last_read > SAME_READ_AFTER_S, now
         lib_ = self._lib
         lib_.obs_enter_graphics()
         try:
@@ -151,6 +159,8 @@ class SourceReader:
             lib_.gs_stage_texture(self._stages[current], lib_.gs_texrender_get_texture(texrender))
             self._staged[current] = True
             self._index = previous
+            if same_read:
+                return consume(self._stages[current], width, height)
             if not self._staged[previous]:
                 return None
             return consume(self._stages[previous], width, height)
