@@ -17,7 +17,7 @@ from fdstyle_core.evaluation.mask_scoring import grey_differences, paper_foregro
 from fdstyle_core.stabilizers import MODES
 from fdstyle_core.stabilizers.base import MaskParams
 
-METRICS = {key for key, _, _ in COLUMNS} | {"frame_ms"}
+METRICS = {key for key, _, _ in COLUMNS} | {"frame_ms", "region_ms"}
 VARIANT = "reference:feather=0:threshold=auto"
 
 
@@ -45,6 +45,13 @@ def test_eval_reports_every_method_and_metric(office_eval: tuple[dict, Path]) ->
     perframe = clip["methods"]["perframe"]
     assert perframe["follow"] == pytest.approx(1.0)
     assert perframe["fidelity"] == 0.0 and perframe["stale_fraction"] == 0.0
+
+
+def test_the_default_mode_is_scored_with_its_region_passes(office_eval: tuple[dict, Path]) -> None:
+    """What users run: a walker repainted in regions (real network passes), not from the cached full frame."""
+    methods = office_eval[0]["clips"]["cdnet_office"]["methods"]
+    assert methods["reference"]["region_ms"] > 0
+    assert methods["perframe"]["region_ms"] == 0 and methods["paper"]["region_ms"] == 0
 
 
 def test_paper_beats_perframe_on_flicker_and_warp_error(office_eval: tuple[dict, Path]) -> None:

@@ -1,7 +1,8 @@
 """`python -m fdstyle_core eval`: every method on the same frames, scored on stability, staleness and fidelity.
 
 The per-frame stylization S_t is computed once per frame and handed to every method's stabilizer,
-so the network runs once per frame, not once per frame per method; it is also the reference for
+so a full pass runs once per frame, not once per frame per method (region passes, which reuse
+the statistics of the last full pass a method asked for, run for real); S_t is also the reference for
 ghost error, fidelity and seam visibility, and the `perframe` output for the follow ratio.
 
 A method may carry its own mask settings, ``MODE:FIELD=VALUE:…`` (fields of
@@ -31,6 +32,8 @@ from fdstyle_core.cli.options import (
     prepare_frame, write_json,
 )
 from fdstyle_core.stabilizers import MODES, make_stabilizer
+from fdstyle_core.engine.network import Stats
+from fdstyle_core.engine.painter import Box
 from fdstyle_core.engine.pipeline import Pipeline
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.io.video import open_source
@@ -95,7 +98,9 @@ def load_clip(spec: str, args: argparse.Namespace) -> Clip:
 
 
 class CachedStylize:
-    """The stylize callable handed to stabilizers: returns this frame's S_t without running the network.
+    """The painter handed to stabilizers: full passes return this frame's S_t without running the
+    network, region passes run the real network with the statistics of the last full pass asked
+    for, so each method is scored on what it paints live.
 
     A stabilizer that asks for anything other than the frame itself gets a real network run.
     """
@@ -104,13 +109,17 @@ class CachedStylize:
         self.pipeline = pipeline
         self.frame: torch.Tensor | None = None
         self.styled: torch.Tensor | None = None
+        self.stats: Stats | None = None
+        self.full_passes = 0
 
-    def prime(self, frame: torch.Tensor, styled: torch.Tensor) -> None:
-        self.frame, self.styled = frame, styled
+    def prime(self, frame: torch.Tensor, styled: torch.Tensor, stats: Stats) -> None:
+        self.frame, self.styled, self.stats = frame, styled, stats
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        assert self.frame is not None and self.styled is not None
+        assert self.frame is not None and self.styled is not None and self.stats is not None
+        self.full_passes += 1
         if x.shape == self.frame.shape and torch.equal(x, self.frame):
+            self.pipeline.painter.use_statistics(self.stats)
             return self.styled.clone()
         images = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         outputs = []
@@ -120,6 +129,16 @@ class CachedStylize:
             outputs.append(self.pipeline.last_result.output)
         return torch.cat(outputs)
 
+    @property
+    def has_statistics(self) -> bool:
+        return self.pipeline.painter.has_statistics
+
+    def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]:
+        return self.pipeline.painter.regions(frame, boxes)
+
+    def region_cost(self, height: int, width: int, box: Box) -> float:
+        return self.pipeline.painter.region_cost(height, width, box)
+
 
 @dataclass
 class Stylized:
@@ -127,6 +146,7 @@ class Stylized:
 
     tensors: list[torch.Tensor] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
+    stats: list[Stats] = field(default_factory=list)
     network_ms: list[float] = field(default_factory=list)
 
 
@@ -134,8 +154,9 @@ def stylize_all(pipeline: Pipeline, clip: Clip) -> Stylized:
     stylized = Stylized()
     for frame in tqdm(clip.frames, desc=f"stylize {clip.name}", unit="frame", file=sys.stderr, disable=None):
         stylized.frames.append(pipeline.process(frame))
-        assert pipeline.last_result is not None
+        assert pipeline.last_result is not None and pipeline.painter.statistics is not None
         stylized.tensors.append(pipeline.last_result.output)
+        stylized.stats.append(pipeline.painter.statistics)
         stylized.network_ms.append(pipeline.timings["network"])
     return stylized
 
@@ -145,34 +166,39 @@ class MethodRun:
     outputs: list[np.ndarray]
     kept: list[np.ndarray | None]  # True = kept from the previous output
     stabilize_ms: float  # median time of the method's own work per frame, network excluded
-    stylized_share: float  # share of frames on which the method asked for a stylization
+    full_share: float  # share of frames on which the method asked for a full-frame stylization
+    region_ms: float  # mean network time per frame of its region passes
 
 
 def run_method(method: str, clip: Clip, stylized: Stylized, pipeline: Pipeline, args: argparse.Namespace) -> MethodRun:
     mode, params = method_settings(method, mask_params(args))
     stabilizer = make_stabilizer(mode, params)
     cached = CachedStylize(pipeline)
-    outputs, kept, times, stylized_count = [], [], [], 0
-    for frame, styled in tqdm(
-        list(zip(clip.frames, stylized.tensors)), desc=method, unit="frame", file=sys.stderr, disable=None
+    outputs, kept, times, region_ms = [], [], [], []
+    pipeline.painter.take_work()
+    for frame, styled, stats in tqdm(
+        list(zip(clip.frames, stylized.tensors, stylized.stats)), desc=method, unit="frame", file=sys.stderr, disable=None
     ):
         with torch.inference_mode():
             x = torch.from_numpy(frame).to(pipeline.device).permute(2, 0, 1)[None].float()
-            cached.prime(x, styled)
+            cached.prime(x, styled, stats)
             started = time.perf_counter()
             result = stabilizer.step(x, cached)
-            times.append((time.perf_counter() - started) * 1000)
+            network = pipeline.painter.take_work().network_ms
+            times.append((time.perf_counter() - started) * 1000 - network)
+            region_ms.append(network)
             outputs.append(result.output.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy())
             kept.append(None if result.mask is None else result.mask[0, 0].cpu().numpy() > 0.5)
-        stylized_count += int(result.stylized)
-    return MethodRun(outputs, kept, float(np.median(times)), stylized_count / len(clip.frames))
+    frames = len(clip.frames)
+    return MethodRun(outputs, kept, float(np.median(times)), cached.full_passes / frames, float(np.mean(region_ms)))
 
 
 def score(clip: Clip, method: MethodRun, stylized: Stylized, references: list[metrics.WarpReference], args: argparse.Namespace) -> dict:
-    """Every metric of one method; speed is the network's median time (when it ran) plus the method's own."""
+    """Every metric of one method; speed is the network's median full pass (when it ran), its region
+    passes and the method's own work."""
     network_ms = float(np.median(stylized.network_ms))
     ghost = metrics.ghosting(method.outputs, stylized.frames, method.kept, clip.foreground, args.recent)
-    frame_ms = network_ms * method.stylized_share + method.stabilize_ms
+    frame_ms = network_ms * method.full_share + method.region_ms + method.stabilize_ms
     foreground = clip.foreground if clip.ground_truth else None
     return {
         "e_warp": metrics.warp_error(method.outputs, references),
@@ -183,6 +209,7 @@ def score(clip: Clip, method: MethodRun, stylized: Stylized, references: list[me
         "follow": metrics.follow_ratio(clip.frames, method.outputs, stylized.frames),
         "seam": metrics.seam_visibility(method.outputs, stylized.frames, method.kept),
         "stabilize_ms": method.stabilize_ms,
+        "region_ms": method.region_ms,
         "frame_ms": frame_ms,
         "fps": 1000 / frame_ms if frame_ms > 0 else math.inf,
     }

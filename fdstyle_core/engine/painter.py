@@ -146,6 +146,15 @@ class Painter:
     def has_statistics(self) -> bool:
         return self._stats is not None
 
+    @property
+    def statistics(self) -> Stats | None:
+        """The instance-norm statistics of the last full pass, which region passes reuse."""
+        return self._stats
+
+    def use_statistics(self, stats: Stats) -> None:
+        """Paint regions with the statistics of a full pass made earlier (a cached one, in eval)."""
+        self._stats = stats
+
     def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
         """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
         nh, nw = self._network_size(height, width)
