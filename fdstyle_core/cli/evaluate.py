@@ -6,7 +6,7 @@ the statistics of the last full pass a method asked for, run for real); S_t is a
 ghost error, fidelity and seam visibility, and the `perframe` output for the follow ratio.
 
 A method may carry its own mask settings, ``MODE:FIELD=VALUE:…`` (fields of
-:class:`~fdstyle_core.stabilizer.MaskParams`, e.g. ``reference:feather=0``), so variants are
+:class:`~fdstyle_core.stabilizers.base.MaskParams`, e.g. ``reference:feather=0``), so variants are
 compared on the same frames in one run.
 """
 

@@ -4,7 +4,7 @@ Each mode's stabilizer runs over the consecutive frames as it would live (from a
 before the first scored one), so stateful masks (`reference`, ``--threshold auto``) are scored
 as they behave.  With ``--sweep`` it scores every combination of threshold and morphology for
 the ``--sweep-modes`` (`paper` on the fast OpenCV pair path of
-:func:`fdstyle_core.masks.paper_foreground`, others sequentially) and prints the best by
+:func:`fdstyle_core.evaluation.mask_scoring.paper_foreground`, others sequentially) and prints the best by
 F-measure per clip and jointly (mean F over the clips), which is how the defaults are chosen:
 a setting good on every clip, not the best of one.  ``--add-noise`` adds seeded Gaussian sensor
 noise to every frame, to see how the automatic threshold copes with a noisier camera.
@@ -187,8 +187,8 @@ def _sweep_grid(mode: str, args: argparse.Namespace) -> list[MaskParams]:
 
 
 def _sweep_counts(mode: str, scored: Scored, params: MaskParams) -> Counts:
-    """`paper` with a fixed T on the fast pair path (exact: its mask sees two frames), others sequentially."""
-    if mode != "paper":
+    """A mode whose mask sees two frames on the fast pair path (exact with a fixed T), others sequentially."""
+    if not REGISTRY[mode].pair_mask:
         return scored.score_mode(mode, params)[0]
     counts = Counts()
     assert scored.truth is not None

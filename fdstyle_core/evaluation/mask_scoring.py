@@ -47,7 +47,7 @@ def paper_foreground(differences: np.ndarray, params: MaskParams) -> np.ndarray:
 
     OpenCV's van Herk filters cost the same for any kernel, where the stabilizer's torch max
     filter grows with its area; both ignore pixels outside the image, so they agree bit for bit
-    (tests check it against :func:`fdstyle_core.stabilizer.paper_mask`).
+    (tests check it against :func:`fdstyle_core.stabilizers.paper.paper_mask`).
     """
     foreground = np.empty(differences.shape, bool)
     for index, difference in enumerate(differences):

@@ -29,6 +29,8 @@ class Mode:
     options: tuple[str, ...]  # the MaskParams fields this mode reads
     # The share of a full network pass a frame typically costs (what Automatic height budgets for).
     painted_share: Callable[[MaskParams], float] = lambda params: 1.0
+    # With a fixed threshold its mask is a function of two frames alone, so frame pairs can be scored apart.
+    pair_mask: bool = False
 
     def uses(self, option: str) -> bool:
         return option in self.options
@@ -43,7 +45,7 @@ MODE_LIST = (
          (*THRESHOLD_OPTIONS, "erode_kernel", "erode_iters", "feather", "refresh_fraction", "crossfade_frames", "skip_work"),
          lambda params: TYPICAL_REGION_SHARE if params.skip_work else 1.0),
     Mode("paper", PaperStabilizer, "repaint only what moved since the last frame (the paper's method)",
-         (*THRESHOLD_OPTIONS, *CLOSING_OPTIONS)),
+         (*THRESHOLD_OPTIONS, *CLOSING_OPTIONS), pair_mask=True),
     Mode("perframe", PerFrame, "paint every frame anew (flickers; for comparison)", ()),
     Mode("flow", FlowStabilizer, "carry the last painting along the optical flow (a baseline)", ()),
 )
