@@ -15,6 +15,7 @@ import torch
 
 from fdstyle_core.cli.options import positive_int, style_argument
 from fdstyle_core.engine.devices import synchronize
+from fdstyle_core.engine.inference import openvino_engine
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.painter import Painter
 from fdstyle_core.engine.precision import CHECK_BOX, check_frame, painting_error
@@ -38,11 +39,14 @@ def _median_ms(work, repeats: int, device: torch.device) -> float:  # type: igno
 
 
 def _combinations(device: str) -> list[tuple[str, str]]:
-    """(engine, precision) pairs worth a row on ``device``."""
+    """(engine, precision) pairs worth a row on ``device``: bf16 on a CPU only where it computes
+    it natively (elsewhere it is emulated, many times slower, and never chosen)."""
     if device in ("cuda", "mps"):
         return [("torch", p) for p in ("fp32", "fp16", "bf16")]
-    engines = ["openvino"] if device != "cpu" else available_engines()
-    return [(e, p) for e in engines for p in ("fp32", "bf16" if device == "cpu" else "fp16")]
+    if device != "cpu":
+        return [("openvino", p) for p in ("fp32", "fp16")]
+    precisions = ("fp32", "bf16") if openvino_engine.native_bf16() else ("fp32",)
+    return [(e, p) for e in available_engines() for p in precisions]
 
 
 def _row(net: torch.nn.Module, device: str, engine: str, precision: str, repeats: int) -> str:
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"fdstyle doctor: {platform.platform()}, Python {platform.python_version()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads")
     print(f"devices: {', '.join(available_devices())}; engines: {', '.join(available_engines())}; style: {style}")
+    if not openvino_engine.native_bf16():
+        print("bf16: not native on this CPU (no AVX-512 BF16 or AMX), so no bf16 rows for it")
     print(f"\n| device | engine | precision | mean error | max error | full {side}² ms | region ms |")
     print("|---|---|---|---|---|---|---|")
     for device in available_devices():
