@@ -154,7 +154,7 @@ class Pipeline:
         torch.set_num_threads(host_threads(choice.engine, config.threads))
         if restart:  # a mask-only change keeps the painter and its normalization statistics
             self.auto_height = self._measured_height = None
-            self.painter = Painter(choice.engine, max(config.processing_height, FULL_SIZE), self.timed)
+            self.painter = self._new_painter(max(config.processing_height, FULL_SIZE))
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self._frame_shape = None  # Automatic measures again at the next frame
             self.reset()
@@ -165,13 +165,16 @@ class Pipeline:
         self._stabilizer.reset()
         self.last_result = None
 
+    def _new_painter(self, processing_height: int) -> Painter:
+        return Painter(self.choice.engine, processing_height, self.timed)
+
     def _choose_auto_height(self, height: int, width: int) -> None:
         """Time the network on this machine and paint at the largest height that keeps the target fps."""
         config = self.config
         assert config is not None
         budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
         self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
-        self.painter = Painter(self.choice.engine, self.auto_height.height, self.timed)
+        self.painter = self._new_painter(self.auto_height.height)
 
     def lower_height(self, measured_fps: float) -> bool:
         """Automatic only: step down one height after the live frame rate fell short; False at the smallest."""
@@ -191,7 +194,7 @@ class Pipeline:
         if height is None:
             return False
         self.auto_height = HeightChoice(height, f"{height} rows: {why}")
-        self.painter = Painter(self.choice.engine, height, self.timed)
+        self.painter = self._new_painter(height)
         self.reset()
         return True
 
