@@ -55,6 +55,27 @@ def test_openvino_paints_what_torch_paints_full_frames_and_regions(candy: Path, 
             assert (expected.round() - got.round()).abs().max() <= 1, style.name
 
 
+def test_the_plain_pass_paints_what_the_full_pass_paints(data_dir: Path) -> None:
+    """Modes that never paint regions run the network without its statistics; the painting is the same."""
+    frame = _amber(data_dir)
+    net = load_network(_shipped())
+    with torch.inference_mode():
+        expected = TorchEngine(net, CPU).full(frame)[0]
+        for engine in (TorchEngine(net, CPU), OpenVINOEngine(net)):
+            assert (engine.plain(frame).round() - expected.round()).abs().max() <= 1, engine.label
+
+
+@pytest.mark.parametrize("mode", ["reference", "paper", "perframe", "flow"])
+def test_only_modes_that_paint_regions_record_statistics(mode: str) -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    live = Pipeline(PipelineConfig(style=str(_shipped()), mode=mode))
+    live.process(frame)
+    assert live.painter.has_statistics == (mode == "reference")
+    asked = Pipeline(PipelineConfig(style=str(_shipped()), mode=mode), statistics=True)  # as eval asks
+    asked.process(frame)
+    assert asked.painter.has_statistics
+
+
 def test_the_default_mode_on_openvino_follows_torch_on_a_talking_clip(data_dir: Path) -> None:
     frames = read_clip(data_dir / "videos" / "talking" / "retalking_1.mp4", 10, (320, 240))
     exact = Pipeline(PipelineConfig(style=str(_shipped()), engine="torch"))
@@ -127,7 +148,7 @@ def test_compiled_sizes_and_converted_graphs_are_kept(candy: Path, tmp_path: Pat
     first = engine._request("full", 32, 48)
     engine.full(large)
     assert engine._request("full", 32, 48) is first  # a size seen before compiles nothing
-    assert len(list((tmp_path / "cache" / "fdstyle" / "openvino" / "graphs").glob("*.xml"))) == 2
+    assert len(list((tmp_path / "cache" / "fdstyle" / "openvino" / "graphs").glob("*.xml"))) == 3  # plain, full, region
     again = OpenVINOEngine(net)  # read back from the cache
     assert torch.equal(again.full(small)[0], engine.full(small)[0])
 

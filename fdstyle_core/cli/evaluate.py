@@ -276,7 +276,7 @@ def parse_methods(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     methods = parse_methods(args.methods)
-    pipeline = Pipeline(pipeline_config(args, "perframe"), timed=True)
+    pipeline = Pipeline(pipeline_config(args, "perframe"), timed=True, statistics=True)
     report: dict = {
         "style": str(pipeline.style_path),
         "device": pipeline.description,

@@ -29,13 +29,13 @@ class HeightChoice:
     reason: str
 
 
-def pass_timer(engine: InferenceEngine, aspect: float) -> Callable[[int], float]:
-    """Milliseconds of a full-frame pass at a given height and this width/height ``aspect``."""
+def pass_timer(engine: InferenceEngine, aspect: float, statistics: bool = True) -> Callable[[int], float]:
+    """Milliseconds of a full-frame pass (with or without its statistics) at a given height and this width/height ``aspect``."""
 
     def timed(height: int) -> float:
         width = max(16, round(height * aspect))
         frame = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).mul_(255).to(engine.device)
-        painter = Painter(engine, 0)
+        painter = Painter(engine, 0, statistics=statistics)
         best = float("inf")
         with torch.inference_mode():
             for _ in range(2):  # the first run compiles and warms caches

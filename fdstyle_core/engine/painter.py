@@ -79,14 +79,16 @@ class Painter:
     """Callable on a full frame (N×3×H×W float 0–255) → stylized frame of the same size.
 
     A timed painter waits for the device after each pass to measure it; an untimed one lets a
-    GPU run ahead (the download of the frame waits for it anyway).
+    GPU run ahead (the download of the frame waits for it anyway).  A painter without
+    ``statistics`` runs the plain network, faster, and paints no regions.
     """
 
-    def __init__(self, engine: InferenceEngine, processing_height: int, timed: bool = False) -> None:
+    def __init__(self, engine: InferenceEngine, processing_height: int, timed: bool = False, statistics: bool = True) -> None:
         self.engine, self.device = engine, engine.device
         self._stats: Stats | None = None
         self.processing_height = processing_height
         self.timed = timed
+        self.records_statistics = statistics
         self._work = PaintWork()
 
     def take_work(self) -> PaintWork:
@@ -134,7 +136,10 @@ class Painter:
 
         def work() -> torch.Tensor:
             x = self._to_network(frame)
-            y, self._stats = self.engine.full(self._padded(x))
+            if self.records_statistics:
+                y, self._stats = self.engine.full(self._padded(x))
+            else:
+                y = self.engine.plain(self._padded(x))
             y = y[:, :, : x.shape[-2], : x.shape[-1]]
             if y.shape[-2:] != frame.shape[-2:]:
                 y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)

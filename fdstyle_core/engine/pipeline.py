@@ -98,11 +98,14 @@ class Pipeline:
     """Stylizes and stabilizes frames; call :meth:`configure` to change settings live.
 
     A ``timed`` pipeline (bench, eval) waits for the device between stages, so each stage's time
-    in :attr:`timings` is its own; live use leaves a GPU free to run ahead.
+    in :attr:`timings` is its own; live use leaves a GPU free to run ahead.  Full passes record
+    the instance-norm statistics only for a mode that paints regions, or when asked to
+    (``statistics``: eval reuses them).
     """
 
-    def __init__(self, config: PipelineConfig, timed: bool = False) -> None:
+    def __init__(self, config: PipelineConfig, timed: bool = False, statistics: bool = False) -> None:
         self.timed = timed
+        self.statistics = statistics
         self.config: PipelineConfig | None = None
         self.choice: EngineChoice  # made by configure
         self.style_path: Path | None = None
@@ -166,14 +169,19 @@ class Pipeline:
         self.last_result = None
 
     def _new_painter(self, processing_height: int) -> Painter:
-        return Painter(self.choice.engine, processing_height, self.timed)
+        return Painter(self.choice.engine, processing_height, self.timed, self._records_statistics)
+
+    @property
+    def _records_statistics(self) -> bool:
+        assert self.config is not None
+        return self.statistics or REGISTRY[self.config.mode].paints_regions
 
     def _choose_auto_height(self, height: int, width: int) -> None:
         """Time the network on this machine and paint at the largest height that keeps the target fps."""
         config = self.config
         assert config is not None
         budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height))
+        self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
         self.painter = self._new_painter(self.auto_height.height)
 
     def lower_height(self, measured_fps: float) -> bool:

@@ -31,6 +31,8 @@ class Mode:
     painted_share: Callable[[MaskParams], float] = lambda params: 1.0
     # With a fixed threshold its mask is a function of two frames alone, so frame pairs can be scored apart.
     pair_mask: bool = False
+    # Whether it paints regions alone, with the statistics of the last full pass (which then cost time).
+    paints_regions: bool = False
 
     def uses(self, option: str) -> bool:
         return option in self.options
@@ -43,7 +45,7 @@ MODE_LIST = (
     Mode("reference", ReferenceStabilizer,
          "repaint a pixel once it differs from what it was last painted from (no ghosts, no seams)",
          (*THRESHOLD_OPTIONS, "erode_kernel", "erode_iters", "feather", "refresh_fraction", "crossfade_frames", "skip_work"),
-         lambda params: TYPICAL_REGION_SHARE if params.skip_work else 1.0),
+         lambda params: TYPICAL_REGION_SHARE if params.skip_work else 1.0, paints_regions=True),
     Mode("paper", PaperStabilizer, "repaint only what moved since the last frame (the paper's method)",
          (*THRESHOLD_OPTIONS, *CLOSING_OPTIONS), pair_mask=True),
     Mode("perframe", PerFrame, "paint every frame anew (flickers; for comparison)", ()),

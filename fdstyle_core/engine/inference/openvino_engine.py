@@ -1,9 +1,11 @@
 """The network run by OpenVINO: the fast path on CPUs, and Intel integrated GPUs and NPUs.
 
-Both graphs are converted from the very torch modules the torch engine runs, so the two paint
-the same.  Full-frame graphs are compiled per input size (static shapes are what OpenVINO
-optimizes best, and a compile takes a fraction of a second); on the CPU the region graph keeps
-dynamic sizes, since every region has its own, elsewhere regions are compiled per size too.
+Its graphs are converted from the very torch modules the torch engine runs, so the two paint
+the same: the plain network, the full frame that also returns its instance-norm statistics (a
+third slower: the statistics keep OpenVINO from fusing each norm), and the region that reuses
+them.  Full-frame graphs are compiled per input size (static shapes are what OpenVINO optimizes
+best, and a compile takes a fraction of a second); on the CPU the region graph keeps dynamic
+sizes, since every region has its own, elsewhere regions are compiled per size too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fdstyle_core.io.paths import user_cache_dir
 # Our device names → OpenVINO's.
 DEVICES = {"cpu": "CPU", "intel-gpu": "GPU", "npu": "NPU"}
 HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+GRAPHS = ("plain", "full", "region")
 # Compiled graphs kept per engine: a few camera sizes and region sizes.
 MAX_COMPILED = 8
 # Input sizes whose kernels the CPU plugin keeps for the dynamic region graph (its default, 5000,
@@ -31,7 +34,7 @@ MAX_COMPILED = 8
 RUNTIME_CACHE_SHAPES = 16
 _EXAMPLE_SIDE = 32
 # Bump when FullFrameGraph or RegionGraph change, so cached conversions are made again.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 # The last layer (9×9, 3 outputs) is converted in 2×2 pixel blocks: about a third faster on CPUs.
 LAST_LAYER_BLOCKS = 2
 
@@ -66,8 +69,8 @@ def native_bf16() -> bool:
     return installed() and "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def _convert(net: TransformerNet) -> tuple[Any, Any]:
-    """The full-frame and region graphs of ``net`` as OpenVINO models (any frame size)."""
+def _convert(net: TransformerNet) -> tuple[Any, ...]:
+    """The plain, full-frame and region graphs of ``net`` as OpenVINO models (any frame size), in :data:`GRAPHS` order."""
     import openvino
 
     net = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
@@ -76,13 +79,14 @@ def _convert(net: TransformerNet) -> tuple[Any, Any]:
     any_size = openvino.PartialShape([1, 3, -1, -1])
     with torch.no_grad():
         stats = FullFrameGraph(net)(example)[1:]
+        plain = openvino.convert_model(net, example_input=example, input=[any_size])
         full = openvino.convert_model(FullFrameGraph(net), example_input=example, input=[any_size])
         region = openvino.convert_model(
             RegionGraph(net),
             example_input=(example, *stats),
             input=[any_size, *(openvino.PartialShape(list(s.shape)) for s in stats)],
         )
-    return full, region
+    return plain, full, region
 
 
 def _weights_key(net: TransformerNet) -> str:
@@ -95,25 +99,25 @@ def _weights_key(net: TransformerNet) -> str:
     return digest.hexdigest()[:24]
 
 
-def _graphs(net: TransformerNet) -> tuple[Any, Any]:
+def _graphs(net: TransformerNet) -> dict[str, Any]:
     """:func:`_convert`, kept on disk per set of weights: converting takes seconds, reading it back
     a few milliseconds.  A cache that cannot be read or written only costs the conversion."""
     import openvino
 
     folder = user_cache_dir() / "openvino" / "graphs"
-    paths = [folder / f"{_weights_key(net)}_{graph}.xml" for graph in ("full", "region")]
+    paths = {graph: folder / f"{_weights_key(net)}_{graph}.xml" for graph in GRAPHS}
     try:
-        return tuple(_core().read_model(path) for path in paths)  # type: ignore[return-value]
+        return {graph: _core().read_model(path) for graph, path in paths.items()}
     except Exception:  # noqa: BLE001 - missing or damaged: convert again
         pass
-    models = _convert(net)
+    models = dict(zip(GRAPHS, _convert(net)))
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for model, path in zip(models, paths):
+        for graph, path in paths.items():
             # The .bin lands first, then the .xml that a reader looks for.
-            with replaced_on_success(path) as graph, replaced_on_success(path.with_suffix(".bin")) as weights:
-                openvino.save_model(model, graph, compress_to_fp16=False)  # exact fp32 weights
-                os.replace(graph.with_suffix(".bin"), weights)
+            with replaced_on_success(path) as graph_file, replaced_on_success(path.with_suffix(".bin")) as weights:
+                openvino.save_model(models[graph], graph_file, compress_to_fp16=False)  # exact fp32 weights
+                os.replace(graph_file.with_suffix(".bin"), weights)
     except OSError:
         pass
     return models
@@ -126,7 +130,7 @@ class OpenVINOEngine:
     def __init__(self, net: TransformerNet, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
         self.precision, self.ov_device, self.threads = precision, DEVICES[device], threads
         self.own_cpu_threads = self.ov_device == "CPU"
-        self._full_model, self._region_model = _graphs(net)
+        self._models = _graphs(net)
         self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
         if threads > 0:
             self._config["INFERENCE_NUM_THREADS"] = threads
@@ -149,7 +153,7 @@ class OpenVINOEngine:
         if key in self._compiled:
             self._compiled.move_to_end(key)
             return self._compiled[key]
-        model = self._full_model if graph == "full" else self._region_model
+        model = self._models[graph]
         if height > 0:
             model = model.clone()
             model.reshape({0: [1, 3, height, width]})
@@ -158,6 +162,9 @@ class OpenVINOEngine:
         if len(self._compiled) > MAX_COMPILED:
             self._compiled.popitem(last=False)
         return request
+
+    def plain(self, x: torch.Tensor) -> torch.Tensor:
+        return self._infer("plain", x, ())[0]
 
     def full(self, x: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         outputs = self._infer("full", x, ())

@@ -18,11 +18,14 @@ class TorchEngine:
         self.device, self.precision = device, precision
         self.dtype = DTYPES[precision]
         net = copy.deepcopy(net).to(device=device, dtype=self.dtype).eval()  # the caller's fp32 weights stay
-        self._full, self._region = FullFrameGraph(net), RegionGraph(net)
+        self._plain, self._full, self._region = net, FullFrameGraph(net), RegionGraph(net)
 
     @property
     def label(self) -> str:
         return f"torch {device_label(self.device)} {self.precision}"
+
+    def plain(self, x: torch.Tensor) -> torch.Tensor:
+        return self._plain(x.to(self.dtype)).float()
 
     def full(self, x: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         y, *stats = self._full(x.to(self.dtype))
