@@ -29,6 +29,15 @@ def data_dir() -> Path:
     return path
 
 
+@pytest.fixture
+def costs_by_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions weighed by their share of the frame's pixels, not by this machine's timings: for
+    tests of which passes a frame gets, which must not depend on how busy the machine is."""
+    from fdstyle_core.engine.region_costs import RegionCosts
+
+    monkeypatch.setattr(RegionCosts, "share", lambda self, size, pixels: pixels / (size[0] * size[1]))
+
+
 @pytest.fixture(scope="session")
 def candy(data_dir: Path) -> Path:
     return data_dir / "models" / "pytorch_examples" / "candy.pth"

@@ -76,6 +76,7 @@ def test_only_modes_that_paint_regions_record_statistics(mode: str) -> None:
     assert asked.painter.has_statistics
 
 
+@pytest.mark.usefixtures("costs_by_pixels")
 def test_the_default_mode_on_openvino_follows_torch_on_a_talking_clip(data_dir: Path) -> None:
     frames = read_clip(data_dir / "videos" / "talking" / "retalking_1.mp4", 10, (320, 240))
     exact = Pipeline(PipelineConfig(style=str(_shipped()), engine="torch"))

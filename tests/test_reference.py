@@ -18,6 +18,7 @@ from fdstyle_core.cli.main import main
 from fdstyle_core.evaluation.metrics import background_flicker, motion_change
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.region_costs import RegionCosts
 from fdstyle_core.stabilizers import base, cpu_filters
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
@@ -131,6 +132,7 @@ def paint_second_frame(candy: Path, first: np.ndarray, second: np.ndarray) -> tu
     return calls, repainted.float().mean().item(), (result.output - whole)[repainted].abs().mean().item()
 
 
+@pytest.mark.usefixtures("costs_by_pixels")
 def test_small_motion_paints_only_its_region(candy: Path, data_dir: Path) -> None:
     """A talking head's small motion: one region pass, painted as the full frame would be."""
     first, second = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (192, 192))
@@ -165,6 +167,7 @@ def test_overlapping_boxes_are_merged() -> None:
     assert group_boxes(mask, window_area) == [(0, 200, 0, 200)]
 
 
+@pytest.mark.usefixtures("costs_by_pixels")
 def test_two_distant_motions_paint_two_small_regions(candy: Path, data_dir: Path) -> None:
     """A face and a hand far apart: two region passes, together as the full frame would paint them."""
     (first,) = read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (320, 320))
@@ -175,6 +178,46 @@ def test_two_distant_motions_paint_two_small_regions(candy: Path, data_dir: Path
     assert calls == (3, 2)
     assert 0.02 < repainted < 0.1
     assert error < 1.0
+
+
+def test_regions_measured_slower_than_a_plain_pass_become_a_plain_repaint(
+    candy: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A talking head's regions can take longer than the whole frame: then the frame is repainted
+    with the plain pass, and the statistics regions use are kept until they are due."""
+    first, *rest = read_clip(data_dir / "videos/talking/retalking_1.mp4", 3, (256, 256))
+    moved = [frame.copy() for frame in rest]
+    for index, frame in enumerate(moved):
+        frame[60 + 10 * index : 120 + 10 * index, 60:140] = 255 - frame[60 + 10 * index : 120 + 10 * index, 60:140]
+    monkeypatch.setattr(RegionCosts, "share", lambda self, size, pixels: 2.0)  # regions measured at twice a plain pass
+    painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height=0)
+    stabilizer = ReferenceStabilizer(MaskParams())
+    passes = {"plain": 0, "full": 0}
+    for kind in passes:
+        original = getattr(painter.engine, kind)
+        monkeypatch.setattr(painter.engine, kind, lambda x, kind=kind, original=original: passes.__setitem__(kind, passes[kind] + 1) or original(x))
+    with torch.inference_mode():
+        stabilizer.step(as_tensor(first), painter)
+        statistics = painter.statistics
+        for frame in moved:
+            result = stabilizer.step(as_tensor(frame), painter)
+            assert result.stylized and painter.take_work().region_passes == 0
+    assert passes["full"] == 1 and passes["plain"] >= 2  # the first frame's, then plain repaints (and one calibration)
+    assert painter.statistics is statistics
+
+
+def test_statistics_are_measured_again_when_due(candy: Path, data_dir: Path) -> None:
+    frames = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (128, 128))
+    painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height=0)
+    stabilizer = ReferenceStabilizer(MaskParams())
+    with torch.inference_mode():
+        stabilizer.step(as_tensor(frames[0]), painter)
+        first = painter.statistics
+        for index in range(reference.STATS_REFRESH_FRAMES + 1):
+            frame = frames[index % 2].copy()
+            frame[40:60, 40:60] = (index * 37) % 256  # always some change to repaint
+            stabilizer.step(as_tensor(frame), painter)
+    assert painter.statistics is not first
 
 
 @pytest.mark.parametrize("processing_height", [0, 96])

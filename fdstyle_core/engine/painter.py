@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from fdstyle_core.engine.devices import synchronize
 from fdstyle_core.engine.inference.base import InferenceEngine
 from fdstyle_core.engine.network import SIZE_MULTIPLE, Stats
+from fdstyle_core.engine.region_costs import RegionCosts
 
 # Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
 MIN_NETWORK_SIDE = 16
@@ -26,12 +27,28 @@ MIN_NETWORK_SIDE = 16
 # passes stays within 1 grey level of exact ones on talking-head clips (32 px: up to 11 levels
 # at region edges; 48 px costs ~10 % more).
 REGION_CONTEXT = 40
+# Region windows are this many network pixels longer at a time (more context), so that the few
+# lengths a moving face makes repeat: an engine compiles kernels per input size (a new size cost
+# OpenVINO bf16 on AMX twice the pass itself), and keeps the recent ones.
+REGION_SIZE_STEP = 32
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in frame pixels, end exclusive
 
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
+
+
+def _window_span(start: int, end: int, limit: int) -> tuple[int, int]:
+    """``start``–``end`` (network pixels) with context, starting on the stride grid, of a length
+    that is a multiple of :data:`REGION_SIZE_STEP` (or all of ``limit``), within 0–``limit``."""
+    low = max(0, (start - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    high = min(limit, end + REGION_CONTEXT)
+    length = _round_up(high - low, REGION_SIZE_STEP)
+    if length >= limit:
+        return 0, limit
+    low = min(max(0, low - (length - (high - low)) // 2), limit - length) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    return low, low + length
 
 
 def _upsample_window(painted: torch.Tensor, origin: tuple[int, int], box: Box, scale: tuple[float, float]) -> torch.Tensor:
@@ -53,13 +70,15 @@ def _upsample_window(painted: torch.Tensor, origin: tuple[int, int], box: Box, s
 
 @runtime_checkable
 class RegionPainter(Protocol):
-    """What a stabilizer may ask of a painter beyond painting a whole frame: regions with the
-    last full pass's statistics, and what a region costs."""
+    """What a stabilizer may ask of a painter beyond painting a whole frame: a whole frame that
+    keeps the statistics it has (faster), regions with those statistics, and what a region costs."""
 
     @property
     def has_statistics(self) -> bool: ...
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor: ...
+
+    def repaint(self, frame: torch.Tensor) -> torch.Tensor: ...
 
     def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]: ...
 
@@ -80,7 +99,8 @@ class Painter:
 
     A timed painter waits for the device after each pass to measure it; an untimed one lets a
     GPU run ahead (the download of the frame waits for it anyway).  A painter without
-    ``statistics`` runs the plain network, faster, and paints no regions.
+    ``statistics`` runs the plain network, faster, and paints no regions.  On the CPU, and when
+    timed, it weighs regions by measured time (:mod:`fdstyle_core.engine.region_costs`).
     """
 
     def __init__(self, engine: InferenceEngine, processing_height: int, timed: bool = False, statistics: bool = True) -> None:
@@ -90,6 +110,8 @@ class Painter:
         self.timed = timed
         self.records_statistics = statistics
         self._work = PaintWork()
+        self._costs = RegionCosts()
+        self._measures_costs = timed or self.device.type == "cpu"  # there a pass's wall time is its work
 
     def take_work(self) -> PaintWork:
         """The work done since the last call (the last frame's, when called once a frame)."""
@@ -122,6 +144,12 @@ class Painter:
         self._work.passes += runs
         return result
 
+    def _ms_since(self, started: float) -> float:
+        """Milliseconds of the work since ``started`` (waiting for a GPU, which only a timed painter measures)."""
+        if self.device.type != "cpu":
+            synchronize(self.device)
+        return (time.perf_counter() - started) * 1000
+
     def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
         size = self._network_size(*frame.shape[-2:])
         if size == tuple(frame.shape[-2:]):
@@ -132,20 +160,45 @@ class Painter:
             return F.interpolate(frame[:, :3], size=size, mode="area")
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
-        """Paint the whole frame and remember its normalization statistics for regions."""
+        """Paint the whole frame and, if this painter records them, remember its normalization statistics for regions."""
+        return self._paint_frame(frame, self.records_statistics)
 
+    def repaint(self, frame: torch.Tensor) -> torch.Tensor:
+        """Paint the whole frame with the plain pass, keeping the statistics that regions use."""
+        return self._paint_frame(frame, statistics=False)
+
+    def _paint_frame(self, frame: torch.Tensor, statistics: bool) -> torch.Tensor:
         def work() -> torch.Tensor:
             x = self._to_network(frame)
-            if self.records_statistics:
+            size = (x.shape[-2], x.shape[-1])
+            if statistics:
                 y, self._stats = self.engine.full(self._padded(x))
+                if self._measures_costs and not self._costs.knows_plain(size):
+                    self._calibrate_plain(self._padded(x), size)
             else:
-                y = self.engine.plain(self._padded(x))
+                y = self._plain_pass(self._padded(x), size)
             y = y[:, :, : x.shape[-2], : x.shape[-1]]
             if y.shape[-2:] != frame.shape[-2:]:
                 y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)
             return y.clamp_(0, 255)
 
         return self._run(work)
+
+    def _calibrate_plain(self, x: torch.Tensor, size: tuple[int, int]) -> None:
+        """Time the plain pass once a size, the faster of two (the first compiles): what regions are weighed against."""
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            self.engine.plain(x)
+            times.append(self._ms_since(started))
+        self._costs.record_plain(size, min(times))
+
+    def _plain_pass(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        started = time.perf_counter()
+        y = self.engine.plain(x)
+        if self._measures_costs:
+            self._costs.record_plain(size, self._ms_since(started))
+        return y
 
     @property
     def has_statistics(self) -> bool:
@@ -163,18 +216,15 @@ class Painter:
     def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
         """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
         nh, nw = self._network_size(height, width)
-        sy, sx = nh / height, nw / width
         y0, y1, x0, x1 = box
-        ny0 = max(0, (int(y0 * sy) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
-        nx0 = max(0, (int(x0 * sx) - REGION_CONTEXT) // SIZE_MULTIPLE * SIZE_MULTIPLE)
-        ny1 = min(nh, _round_up(int(y1 * sy + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
-        nx1 = min(nw, _round_up(int(x1 * sx + 1) + REGION_CONTEXT, SIZE_MULTIPLE))
+        ny0, ny1 = _window_span(int(y0 * nh / height), int(y1 * nh / height + 1), nh)
+        nx0, nx1 = _window_span(int(x0 * nw / width), int(x1 * nw / width + 1), nw)
         return (ny0, ny1, nx0, nx1), (nh, nw)
 
     def region_cost(self, height: int, width: int, box: Box) -> float:
-        """Network work for painting ``box`` alone, as a share of a full-frame pass."""
-        (ny0, ny1, nx0, nx1), (nh, nw) = self._window(height, width, box)
-        return (ny1 - ny0) * (nx1 - nx0) / (nh * nw)
+        """Network work for painting ``box`` alone, as a share of a plain full-frame pass."""
+        (ny0, ny1, nx0, nx1), size = self._window(height, width, box)
+        return self._costs.share(size, (ny1 - ny0) * (nx1 - nx0))
 
     def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]:
         """Paint only ``boxes`` of ``frame`` (same size as the last full pass); returns each box's pixels."""
@@ -183,7 +233,12 @@ class Painter:
         def work() -> list[torch.Tensor]:
             height, width = frame.shape[-2:]
             x = self._to_network(frame)  # shrunk once for all boxes
-            return [self._paint_window(x, height, width, box) for box in boxes]
+            started = time.perf_counter()
+            painted = [self._paint_window(x, height, width, box) for box in boxes]
+            if self._measures_costs:
+                windows = [self._window(height, width, box)[0] for box in boxes]
+                self._costs.record_regions(self._ms_since(started), sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in windows))
+            return painted
 
         self._work.region_passes += len(boxes)
         return self._run(work, runs=len(boxes))

@@ -16,7 +16,9 @@ What changes against `paper`, and why:
   bumped, lights switched), the whole frame is repainted, optionally cross-faded.
 * **No wasted work.**  Without change the network is not run; small changed regions are painted
   alone (parts far apart in windows of their own), with the full frame's normalization
-  statistics (see :mod:`fdstyle_core.engine.painter`).
+  statistics (see :mod:`fdstyle_core.engine.painter`).  Those are measured again only every
+  ``STATS_REFRESH_FRAMES`` frames and on whole-frame changes: other full passes run the plain
+  network, which is faster.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ MAX_PARTS = 24
 # Paint a region alone while its network window (with context) costs at most this share of
 # a full pass; beyond, a full pass costs about the same and refreshes the normalization statistics.
 REGION_MAX_COST = 0.9
-# Re-measure normalization statistics with a full pass at least this often (frames).
+# Re-measure normalization statistics with a full pass at least this often (frames), and no more often.
 STATS_REFRESH_FRAMES = 60
 # Above this share of the frame, the mask filters run on the whole frame instead of a window.
 WINDOW_MAX_SHARE = 0.7
@@ -162,11 +164,28 @@ class ReferenceStabilizer(ThresholdStabilizer):
         self._prev_grey: torch.Tensor | None = None
         self._fade_from: torch.Tensor | None = None
         self._fade_step = self._fade_frames = 0
-        self._since_full_pass = 0
+        self._since_statistics = 0
 
     def _full_pass(self, frame: torch.Tensor, stylize: Stylize) -> torch.Tensor:
-        self._since_full_pass = 0
+        """A full pass that measures the normalization statistics again."""
+        self._since_statistics = 0
         return stylize(frame)
+
+    def _whole_frame(self, frame: torch.Tensor, stylize: Stylize) -> torch.Tensor:
+        """A full pass, the plain one while the statistics are recent."""
+        if self._statistics_recent(stylize):
+            return stylize.repaint(frame)  # type: ignore[attr-defined]
+        return self._full_pass(frame, stylize)
+
+    def _statistics_recent(self, stylize: Stylize) -> bool:
+        """Whether regions may still be painted with the statistics the painter has.
+
+        A plain callable paints whole frames only.
+        """
+        return (
+            self.params.skip_work and isinstance(stylize, RegionPainter) and stylize.has_statistics
+            and self._since_statistics < STATS_REFRESH_FRAMES
+        )
 
     def _repaint_all(self, frame: torch.Tensor, now: torch.Tensor, stylize: Stylize) -> StepResult:
         """Whole-frame refresh; with cross-fade, blend from the old picture over the next frames."""
@@ -194,7 +213,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
             return self._repaint_all(frame, now, stylize)
         changed = changed_bits.float()
         self._prev_grey = now
-        self._since_full_pass += 1
+        self._since_statistics += 1
         region, alpha = repaint_masks(changed, self.params)
         box = bounding_box(alpha)
         if box is None and self.params.skip_work:
@@ -206,19 +225,14 @@ class ReferenceStabilizer(ThresholdStabilizer):
                 self._blend(output, fresh, alpha, part)
         else:
             y0, y1, x0, x1 = box or (0, now.shape[-2], 0, now.shape[-1])
-            self._blend(output, self._full_pass(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
+            self._blend(output, self._whole_frame(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
         self._reference = torch.where(region.bool(), now, self._reference)
         self._output = output
         return StepResult(output, 1 - alpha, True)
 
     def _region_boxes(self, alpha: torch.Tensor, box: Box | None, stylize: Stylize) -> list[Box]:
-        """The boxes to paint alone, or none when a full pass is due or would cost about the same.
-
-        A plain callable (e.g. eval's cached paint) paints whole frames only.
-        """
-        if not self.params.skip_work or not isinstance(stylize, RegionPainter) or not stylize.has_statistics:
-            return []
-        if self._since_full_pass >= STATS_REFRESH_FRAMES:
+        """The boxes to paint alone, or none when new statistics are due or a full pass would cost about the same."""
+        if not self._statistics_recent(stylize):
             return []
         height, width = alpha.shape[-2:]
 
