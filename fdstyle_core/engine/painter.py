@@ -112,6 +112,7 @@ class Painter:
         self._work = PaintWork()
         self._costs = RegionCosts()
         self._measures_costs = timed or self.device.type == "cpu"  # there a pass's wall time is its work
+        self._region_sizes_run: set[tuple[int, int]] = set()
 
     def take_work(self) -> PaintWork:
         """The work done since the last call (the last frame's, when called once a frame)."""
@@ -233,11 +234,13 @@ class Painter:
         def work() -> list[torch.Tensor]:
             height, width = frame.shape[-2:]
             x = self._to_network(frame)  # shrunk once for all boxes
+            windows = [self._window(height, width, box)[0] for box in boxes]
+            sizes = {(y1 - y0, x1 - x0) for y0, y1, x0, x1 in windows}
             started = time.perf_counter()
             painted = [self._paint_window(x, height, width, box) for box in boxes]
-            if self._measures_costs:
-                windows = [self._window(height, width, box)[0] for box in boxes]
+            if self._measures_costs and sizes <= self._region_sizes_run:  # a new size's first pass builds kernels
                 self._costs.record_regions(self._ms_since(started), sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in windows))
+            self._region_sizes_run |= sizes
             return painted
 
         self._work.region_passes += len(boxes)
