@@ -53,6 +53,9 @@ def test_half_an_hour_with_the_defaults(data_dir: Path, tmp_path: Path) -> None:
         fps_last = sampled_fps(obs, SAMPLE_S)
         rss_last = obs.rss_kib()
         status = obs.vendor("get_status")
+    assert obs.exit_code == 0 and obs.shutdown_s is not None and obs.shutdown_s < 10, (
+        f"exit {obs.exit_code} in {obs.shutdown_s} s:\n{obs.output_tail()}"
+    )
     baseline, _ = baseline_run(obs, tmp_path)
     print(
         f"soak {SOAK_MINUTES:g} min: fps first minute {fps_first:.1f}, last {fps_last:.1f}; "
@@ -60,7 +63,6 @@ def test_half_an_hour_with_the_defaults(data_dir: Path, tmp_path: Path) -> None:
         f"(max {max(rss_minutes) / 1024:.0f}); frames {status['frames']}; {status['text']}; "
         f"leaks {obs.leaks()} (without the script {baseline.leaks()}); exit {obs.exit_code} in {obs.shutdown_s:.1f} s"
     )
-    assert obs.exit_code == 0 and obs.shutdown_s is not None and obs.shutdown_s < 10, obs.output_tail()
     assert obs.leaks() <= baseline.leaks()
     assert rss_last <= (1 + RSS_GROWTH) * rss_first
     assert abs(fps_last - fps_first) <= FPS_DRIFT * fps_first
