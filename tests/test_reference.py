@@ -322,6 +322,33 @@ def test_the_opencv_mask_filters_equal_the_torch_ones(
     region = changed_region(changed, params)
     assert torch.equal(region, reference.changed_region_torch(changed, params))
     assert torch.allclose(feathered(region, feather), reference.feathered_torch(region, feather), atol=1e-6)
+    as_bytes = changed_region(changed.to(torch.uint8), params)  # what the stabilizer passes on a CPU
+    assert as_bytes.dtype == torch.uint8 and torch.equal(as_bytes, region.to(torch.uint8))
+    assert torch.equal(feathered(as_bytes, feather), feathered(region, feather))
     side = (erode_kernel - 1) * erode_iters + 1  # the paper's dilation and erosion
     assert torch.equal(cpu_filters.square_max(changed, side), base._square_max(changed, side))
     assert torch.equal(cpu_filters.square_min(changed, side), -base._square_max(-changed, side))
+
+
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 40), width=st.integers(1, 40), threshold=st.sampled_from([0.0, 6.0, 16.0, 40.0]), data=st.data())
+def test_changed_pixels_on_the_cpu_equal_the_torch_comparison(height: int, width: int, threshold: float, data: st.DataObject) -> None:
+    """Grey levels are thirds of integers: the CPU's comparison must agree with torch's at exactly T too."""
+    levels = st.integers(0, 765).map(lambda total: total / 3)
+    now, before = (
+        torch.tensor(data.draw(st.lists(levels, min_size=height * width, max_size=height * width)), dtype=torch.float32).reshape(1, 1, height, width)
+        for _ in range(2)
+    )
+    changed, count = reference.changed_pixels(now, before, threshold)
+    expected = (now - before).abs() > threshold
+    assert changed.dtype == torch.uint8 and torch.equal(changed.bool(), expected)
+    assert count == int(expected.sum())
+
+
+def test_copy_where_writes_into_a_window_of_the_target() -> None:
+    target, source = torch.zeros(2, 1, 12, 14), torch.arange(2 * 12 * 14, dtype=torch.float32).reshape(2, 1, 12, 14)
+    mask = torch.rand(2, 1, 12, 14, generator=torch.Generator().manual_seed(0)) > 0.5
+    expected = target.clone()
+    expected[..., 2:9, 3:11] = torch.where(mask[..., 2:9, 3:11], source[..., 2:9, 3:11], 0.0)
+    cpu_filters.copy_where(target[..., 2:9, 3:11], source[..., 2:9, 3:11], mask[..., 2:9, 3:11].to(torch.uint8))
+    assert torch.equal(target, expected)

@@ -1,12 +1,15 @@
 """OpenCV versions of the stabilizers' mask filters, for masks in host memory.
 
-On a CPU, OpenCV's box filters and morphology on single-channel images are several times
-faster than torch's pooling.  Each function here computes exactly what its torch twin in
-:mod:`fdstyle_core.stabilizers.base` or :mod:`~fdstyle_core.stabilizers.reference` computes,
-border rules included (the tests compare them), on N×1×H×W float32 CPU tensors of 0s and 1s.
+On a CPU, OpenCV's filters on uint8 images are many times faster than torch's pooling on
+floats (torch runs on one thread beside an engine with threads of its own).  Each function here
+computes exactly what its torch twin in :mod:`fdstyle_core.stabilizers.base` or
+:mod:`~fdstyle_core.stabilizers.reference` computes, border rules included (the tests compare
+them), on N×1×H×W CPU tensors of 0s and 1s, uint8 or float32.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -19,45 +22,69 @@ def _planes(mask: torch.Tensor) -> list[np.ndarray]:
 
 
 def _stack(planes: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(np.stack(planes)[:, None])
+    """N H×W planes as an N×1×H×W tensor (a view of a single plane, no copy)."""
+    stacked = planes[0][None] if len(planes) == 1 else np.stack(planes)
+    return torch.from_numpy(stacked[:, None])
 
 
 def _valid_counts(length: int, radius: int) -> np.ndarray:
     """How many of the 2·radius+1 taps centred on each index fall inside ``0 … length−1``."""
     index = np.arange(length)
-    return (np.minimum(index + radius, length - 1) - np.maximum(index - radius, 0) + 1).astype(np.float32)
+    return np.minimum(index + radius, length - 1) - np.maximum(index - radius, 0) + 1
 
 
-def _box_sum(plane: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Sum over a width×height window, zero outside the image."""
-    return cv2.boxFilter(plane, -1, (width, height), normalize=False, borderType=cv2.BORDER_CONSTANT)
+def changed_pixels(now: torch.Tensor, reference: torch.Tensor, threshold: float) -> tuple[torch.Tensor, int]:
+    """Where ``|now − reference| > threshold`` as a uint8 0/1 tensor, and how many pixels that is."""
+    planes = [np.greater(cv2.absdiff(a, b), threshold) for a, b in zip(_planes(now), _planes(reference))]
+    return _stack(planes).view(torch.uint8), sum(map(cv2.countNonZero, (p.view(np.uint8) for p in planes)))
+
+
+def _speck_free(plane: np.ndarray, neighbours: int) -> np.ndarray:
+    """The changed pixels of a uint8 0/1 plane with at least ``neighbours`` of their 3×3
+    neighbourhood changed, the share counted over the neighbours inside the image (as torch's
+    average pooling without padding does): counts / valid · 9 ≥ neighbours − 0.5, in exact
+    integers 18·counts ≥ (2·neighbours − 1)·valid."""
+    counts = cv2.boxFilter(plane, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    need = 2 * neighbours - 1
+    kept = counts >= math.ceil(need * 9 / 18)  # inside, where all 9 are valid
+    height, width = plane.shape
+    rows, cols = _valid_counts(height, 1), _valid_counts(width, 1)
+    for y in {0, height - 1}:  # the frame's edges have fewer valid neighbours
+        kept[y] = 18 * counts[y].astype(np.int32) >= need * rows[y] * cols
+    for x in {0, width - 1}:
+        kept[:, x] = 18 * counts[:, x].astype(np.int32) >= need * rows * cols[x]
+    return np.logical_and(kept, plane, out=kept).view(np.uint8)
 
 
 def speck_free_grown(changed: torch.Tensor, neighbours: int, grow_side: int) -> torch.Tensor:
-    """Changed pixels with at least ``neighbours`` of their 3×3 neighbourhood changed (the share
-    counted over the neighbours inside the image, as torch's average pooling without padding
-    does), then dilated by a ``grow_side``² square."""
-    out = []
-    for plane in _planes(changed):
-        counts = _box_sum(plane, 3, 3)
-        valid = np.outer(_valid_counts(plane.shape[0], 1), _valid_counts(plane.shape[1], 1))
-        # counts / valid · 9 ≥ neighbours − 0.5, in exact integers: 18·counts ≥ (2·neighbours − 1)·valid
-        kept = (plane * (18 * counts >= (2 * neighbours - 1) * valid)).astype(np.float32)
-        out.append(kept)
-    kept = _stack(out)
-    return square_max(kept, grow_side) if grow_side > 1 else kept
+    """Changed pixels with at least ``neighbours`` of their 3×3 neighbourhood changed, then dilated
+    by a ``grow_side``² square; of ``changed``'s dtype."""
+    kernel = np.ones((grow_side, grow_side), np.uint8)
+    planes = [_speck_free(plane.astype(np.uint8, copy=False), neighbours) for plane in _planes(changed)]
+    grown = [cv2.dilate(plane, kernel) for plane in planes] if grow_side > 1 else planes
+    return _stack(grown).to(changed.dtype)
 
 
 def feathered(region: torch.Tensor, radius: int) -> torch.Tensor:
-    """1 inside ``region``, falling to 0 over ``radius`` px: twice a (2r+1)² box average over the
-    pixels inside the image, as a row pass then a column pass, clamped to 1."""
+    """1 inside ``region``, falling to 0 over ``radius`` px: twice the (2r+1)² box average over the
+    pixels inside the image, clamped to 1 (float32)."""
     side = 2 * radius + 1
     out = []
     for plane in _planes(region):
-        rows = _box_sum(plane, side, 1) / _valid_counts(plane.shape[1], radius)[None, :]
-        box = _box_sum(rows, 1, side) / _valid_counts(plane.shape[0], radius)[:, None]
-        out.append(np.maximum(plane, np.minimum(2 * box, 1)).astype(np.float32))
+        plane = plane.astype(np.uint8, copy=False)
+        alpha = cv2.boxFilter(plane, cv2.CV_32F, (side, side), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        height, width = plane.shape
+        np.multiply(alpha, (2 / _valid_counts(width, radius)).astype(np.float32), out=alpha)
+        np.multiply(alpha, (1 / _valid_counts(height, radius)).astype(np.float32)[:, None], out=alpha)
+        np.minimum(alpha, 1, out=alpha)
+        out.append(np.maximum(alpha, plane, out=alpha))
     return _stack(out)
+
+
+def copy_where(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -> None:
+    """``target = source`` where ``mask`` is set, in place; ``target`` may be a window of a larger tensor."""
+    for dst, src, where in zip(target.numpy(), source.numpy(), mask.numpy()):
+        cv2.copyTo(src[0], where[0].astype(np.uint8, copy=False), dst[0])
 
 
 def square_max(mask: torch.Tensor, side: int) -> torch.Tensor:

@@ -29,6 +29,7 @@ import math
 from typing import Callable, Iterable
 
 import cv2
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -49,8 +50,18 @@ STATS_REFRESH_FRAMES = 60
 WINDOW_MAX_SHARE = 0.7
 
 
+def changed_pixels(now: torch.Tensor, reference: torch.Tensor, threshold: float) -> tuple[torch.Tensor, int]:
+    """Pixels whose grey level moved more than ``threshold`` from the one they were painted from
+    (1 = changed; uint8 on a CPU, float elsewhere), and how many there are."""
+    if now.device.type == "cpu":  # the same, several times faster
+        return cpu_filters.changed_pixels(now, reference, threshold)
+    changed = ((now - reference).abs() > threshold).float()
+    return changed, int(changed.sum().item())
+
+
 def changed_region(changed: torch.Tensor, params: MaskParams) -> torch.Tensor:
-    """Changed pixels without noise specks, grown to cover the moving outline (1 = repaint)."""
+    """Changed pixels without noise specks, grown to cover the moving outline (1 = repaint; of
+    ``changed``'s dtype)."""
     if changed.device.type == "cpu":  # the same, several times faster
         return cpu_filters.speck_free_grown(changed, SPECK_NEIGHBOURS, (params.erode_kernel - 1) * params.erode_iters + 1)
     return changed_region_torch(changed, params)
@@ -70,7 +81,7 @@ def feathered(region: torch.Tensor, radius: int) -> torch.Tensor:
     straight edge; done as a row pass and a column pass, it costs O(r) per pixel.
     """
     if radius == 0:
-        return region
+        return region.float()
     if region.device.type == "cpu":  # the same, several times faster
         return cpu_filters.feathered(region, radius)
     return feathered_torch(region, radius)
@@ -95,7 +106,7 @@ def repaint_masks(changed: torch.Tensor, params: MaskParams) -> tuple[torch.Tens
     """
     box = bounding_box(changed)
     if box is None:
-        return torch.zeros_like(changed), torch.zeros_like(changed)
+        return torch.zeros_like(changed), torch.zeros_like(changed, dtype=torch.float32)
     grow = (params.erode_kernel - 1) * params.erode_iters // 2
     margin = 1 + grow + 2 * params.feather + 1  # speck window, growth, feather's two passes, edge
     height, width = changed.shape[-2:]
@@ -104,7 +115,7 @@ def repaint_masks(changed: torch.Tensor, params: MaskParams) -> tuple[torch.Tens
     if (y1 - y0) * (x1 - x0) > WINDOW_MAX_SHARE * height * width:  # copying in and out would cost more
         region = changed_region(changed, params)
         return region, feathered(region, params.feather)
-    region, alpha = torch.zeros_like(changed), torch.zeros_like(changed)
+    region, alpha = torch.zeros_like(changed), torch.zeros_like(changed, dtype=torch.float32)
     region[..., y0:y1, x0:x1] = changed_region(changed[..., y0:y1, x0:x1], params)
     alpha[..., y0:y1, x0:x1] = feathered(region[..., y0:y1, x0:x1], params.feather)
     return region, alpha
@@ -137,20 +148,28 @@ def group_boxes(mask: torch.Tensor, cost: Callable[[Box], float], within: Box | 
     """
     top, _, left, _ = within = within or (0, mask.shape[-2], 0, mask.shape[-1])
     window = mask[..., within[0] : within[1], within[2] : within[3]]
-    found = (window.amax(dim=(0, 1)) > 0).to(torch.uint8).cpu().numpy()  # any frame of a batch, any channel
+    found = (window.cpu().numpy() > 0).any(axis=(0, 1)).view(np.uint8)  # any frame of a batch, any channel
     stats = cv2.connectedComponentsWithStats(found, connectivity=8)[2]
-    boxes = [(int(y) + top, int(y + h) + top, int(x) + left, int(x + w) + left) for x, y, w, h, _ in stats[1:]]
+    boxes = list(dict.fromkeys((int(y) + top, int(y + h) + top, int(x) + left, int(x + w) + left) for x, y, w, h, _ in stats[1:]))
     if len(boxes) > MAX_PARTS:
         return [_union(boxes)]
-    cost = functools.cache(cost)  # a merge leaves most pairs as they were
-    while len(boxes) > 1:
-        saving, i, j = max(
-            (math.inf if _overlap(a, b) else cost(a) + cost(b) - cost(_union((a, b))), i, j)
-            for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2)
-        )
-        if saving < 0:
+    cost = functools.cache(cost)
+
+    def saving(a: Box, b: Box) -> float:
+        return math.inf if _overlap(a, b) else cost(a) + cost(b) - cost(_union((a, b)))
+
+    # Each merge drops the pairs of the two boxes merged and adds those of the new one.
+    savings = {(a, b): saving(a, b) for a, b in itertools.combinations(boxes, 2)}
+    while savings:
+        (a, b), best = max(savings.items(), key=lambda item: item[1])
+        if best < 0:
             break
-        boxes = [box for k, box in enumerate(boxes) if k not in (i, j)] + [_union((boxes[i], boxes[j]))]
+        merged = _union((a, b))
+        boxes = [box for box in boxes if box not in (a, b)]
+        savings = {pair: value for pair, value in savings.items() if a not in pair and b not in pair}
+        if merged not in boxes:
+            savings.update({(box, merged): saving(box, merged) for box in boxes})
+            boxes.append(merged)
     return boxes
 
 
@@ -200,7 +219,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
                 self._fade_from = None
         else:
             output = fresh
-        self._reference, self._output, self._prev_grey = now, output, now
+        self._reference, self._output, self._prev_grey = now.clone(), output, now  # the reference is updated in place
         return StepResult(output, torch.zeros_like(now), True)
 
     def step(self, frame: torch.Tensor, stylize: Stylize) -> StepResult:
@@ -208,10 +227,9 @@ class ReferenceStabilizer(ThresholdStabilizer):
         if self._reference is None or self._output is None or self._prev_grey is None:
             return self._repaint_all(frame, now, stylize)
         threshold = self._update_threshold(now, self._prev_grey)
-        changed_bits = (now - self._reference).abs() > threshold
-        if self._fade_from is not None or changed_bits.sum().item() > self.params.refresh_fraction * changed_bits.numel():
+        changed, count = changed_pixels(now, self._reference, threshold)
+        if self._fade_from is not None or count > self.params.refresh_fraction * changed.numel():
             return self._repaint_all(frame, now, stylize)
-        changed = changed_bits.float()
         self._prev_grey = now
         self._since_statistics += 1
         region, alpha = repaint_masks(changed, self.params)
@@ -226,7 +244,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
         else:
             y0, y1, x0, x1 = box or (0, now.shape[-2], 0, now.shape[-1])
             self._blend(output, self._whole_frame(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
-        self._reference = torch.where(region.bool(), now, self._reference)
+        self._take_where(self._reference, now, region, box)
         self._output = output
         return StepResult(output, 1 - alpha, True)
 
@@ -241,6 +259,16 @@ class ReferenceStabilizer(ThresholdStabilizer):
 
         boxes = group_boxes(alpha, cost, box)
         return boxes if sum(map(cost, boxes)) <= REGION_MAX_COST else []
+
+    @staticmethod
+    def _take_where(target: torch.Tensor, source: torch.Tensor, region: torch.Tensor, box: Box | None) -> None:
+        """``target = source`` inside ``region``, in place; ``box`` (None: the frame) holds the region."""
+        y0, y1, x0, x1 = box or (0, target.shape[-2], 0, target.shape[-1])
+        window = (..., slice(y0, y1), slice(x0, x1))
+        if target.device.type == "cpu":  # the same, many times faster
+            cpu_filters.copy_where(target[window], source[window], region[window])
+        else:
+            target[window] = torch.where(region[window].bool(), source[window], target[window])
 
     @staticmethod
     def _blend(output: torch.Tensor, fresh: torch.Tensor, alpha: torch.Tensor, box: Box) -> None:
