@@ -387,7 +387,7 @@ def script_properties() -> Any:
         return props
     _add_list(props, "camera_source", "Camera source", [(name, name) for name in _video_source_names()])
     obs.obs_properties_add_bool(props, "enabled", "Enabled")
-    _add_list(props, "style", "Style", [(s.display_name, s.name) for s in find_styles()], editable=True)
+    _add_list(props, "style", "Style", [(s.label, s.name) for s in find_styles()], editable=True)
     picker = obs.obs_properties_add_path(props, STYLE_FILE_KEY, "Style file…", obs.OBS_PATH_FILE, "Style (*.pth)", None)
     obs.obs_property_set_modified_callback(picker, _on_style_file)
     _add_list(props, "mode", "Mode", [(mode, mode) for mode in MODES])

@@ -3,6 +3,7 @@ running pipeline (a bad style, a failing device, a slider) keeps what it can."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -13,7 +14,11 @@ import torch
 from fdstyle_core.errors import StyleError
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.base import MaskParams
-from fdstyle_core.engine.styles import find_styles, read_state_dict, resolve_style
+from fdstyle_core.cli.main import main
+from fdstyle_core.engine.devices import available_devices
+from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.selection import device_class
+from fdstyle_core.engine.styles import default_style, find_styles, read_state_dict, resolve_style, variant_for
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -124,3 +129,47 @@ def test_a_style_file_deleted_while_painting_keeps_the_painting_and_names_the_pr
     with pytest.raises(StyleError, match="not found"):
         pipeline.configure(PipelineConfig(style=str(style), mode="reference"))
     assert np.array_equal(pipeline.process(frame), before)
+
+
+@pytest.fixture
+def sketch_with_full_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user style folder holding a slim style and its full-width variant, as a manifest describes them."""
+    monkeypatch.setenv("FDSTYLE_STYLES", str(tmp_path))
+    for name, width in (("sketch", 0.25), ("sketch_full", 1.0)):
+        torch.save(TransformerNet(width).state_dict(), tmp_path / f"{name}.pth")
+    entries = [
+        {"name": "sketch", "display_name": "Sketch", "variant": "fast", "default_for": ["cpu"]},
+        {"name": "sketch_full", "display_name": "Sketch", "variant": "full", "variant_of": "sketch", "default_for": ["gpu"]},
+    ]
+    (tmp_path / "styles.json").write_text(json.dumps({"styles": entries}))
+    return tmp_path
+
+
+def test_a_gpu_runs_the_full_variant_of_the_style_picked_and_a_cpu_the_fast_one(sketch_with_full_variant: Path) -> None:
+    assert variant_for("sketch", "gpu") == "sketch_full"
+    assert variant_for("sketch", "cpu") == "sketch"
+    assert variant_for("sketch_full", "cpu") == "sketch_full"  # picked by its own name: the user's choice
+    path = str(sketch_with_full_variant / "sketch.pth")
+    assert variant_for(path, "gpu") == path  # a file given by path runs as given
+    labels = {s.name: s.label for s in find_styles()}
+    assert labels["sketch_full"] == "Sketch (full, for GPUs)" and labels["sketch"] == "Sketch"
+    pipeline = Pipeline(PipelineConfig(style="sketch", device="cpu"))
+    assert pipeline.style_path is not None and pipeline.style_path.name == "sketch.pth"
+
+
+def test_each_device_class_has_its_default_and_is_told_from_the_settings() -> None:
+    assert device_class("cpu", "auto") == "cpu"
+    assert device_class("auto", "openvino") == "cpu"
+    assert device_class("npu", "auto") == "cpu"  # a laptop's chip: the fast variants
+    gpu_here = available_devices()[0] in ("cuda", "mps")
+    assert device_class("auto", "auto") == ("gpu" if gpu_here else "cpu")
+    for kind in ("cpu", "gpu"):
+        style = default_style(kind)
+        assert style is not None and kind in style.default_for
+
+
+def test_the_styles_list_says_which_is_the_full_variant(sketch_with_full_variant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["styles"]) == 0
+    listing = capsys.readouterr().out
+    assert "Sketch (full, for GPUs) (default on gpu)" in listing
+    assert "full variant" in listing

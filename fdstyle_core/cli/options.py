@@ -12,7 +12,7 @@ import numpy as np
 
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.engine.devices import PRECISION_CHOICES
-from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES
+from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES, device_class
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZE, PipelineConfig
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY
@@ -184,7 +184,7 @@ def style_argument(args: argparse.Namespace) -> str:
     """The --style given, or the shipped default style."""
     if args.style:
         return args.style
-    style = default_style()
+    style = default_style(device_class(args.device, args.engine))
     if style is None:
         raise FdstyleError("no styles installed: pass --style PATH_TO.pth")
     return str(style.path)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, find_styles, user_styles_dir
+from fdstyle_core.engine.manifest import DEVICE_CLASSES
+from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, Style, find_styles, user_styles_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="*", type=Path, help="extra folders of .pth files to list")
+
+
+def _default_marker(style: Style) -> str:
+    if set(style.default_for) >= set(DEVICE_CLASSES) or (style.is_default and not style.default_for):
+        return " (default)"
+    return f" (default on {', '.join(style.default_for)})" if style.default_for else ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(s.name) for s in styles)
     for style in styles:
-        marker = " (default)" if style.is_default else ""
-        print(f"{style.name:<{width}}  {style.display_name}{marker}  {style.path}")
+        marker = _default_marker(style)
+        print(f"{style.name:<{width}}  {style.label}{marker}  {style.path}")
+    if any(s.variant == "full" for s in styles):
+        print("On a GPU, picking a style runs its full variant where there is one.")
     return 0

@@ -20,11 +20,11 @@ from fdstyle_core.engine.auto_height import HeightChoice, choose_height, larger_
 from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import PaintWork, Painter
-from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine, host_threads
+from fdstyle_core.engine.selection import ENGINE_CHOICES, EngineChoice, choose_engine, device_class, host_threads
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY, MaskParams, Stabilizer, StepResult, make_stabilizer
 from fdstyle_core.stabilizers.perframe import PerFrame
-from fdstyle_core.engine.styles import load_network, resolve_style
+from fdstyle_core.engine.styles import load_network, resolve_style, variant_for
 
 # processing_height values: 0 paints at the frame's own size; AUTO at the largest height that
 # this machine paints at the target frame rate, measured (see engine.auto_height).
@@ -144,7 +144,7 @@ class Pipeline:
     def configure(self, config: PipelineConfig) -> None:
         """Apply new settings; on a bad style or device the previous setup keeps running and this raises."""
         old = self.config
-        style_path = resolve_style(config.style)
+        style_path = resolve_style(variant_for(config.style, device_class(config.device, config.engine)))
         choice = self._engine_for(config, style_path)
         restart = (
             old is None

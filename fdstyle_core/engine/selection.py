@@ -41,6 +41,18 @@ def available_devices() -> list[str]:
     return devices.available_devices() + extra
 
 
+def device_class(device: str, engine: str) -> str:
+    """``gpu`` where the network will run on CUDA or Apple's MPS, which paint the full network live;
+    otherwise ``cpu`` (Intel GPUs and NPUs through OpenVINO too: they are laptops' chips)."""
+    device, engine = device.strip().lower(), engine.strip().lower()
+    if engine == "openvino" or device in OPENVINO_ONLY:
+        return "cpu"
+    try:
+        return "gpu" if devices.resolve_device(device).type in ("cuda", "mps") else "cpu"
+    except FdstyleError:  # choosing the engine reports a bad device
+        return "cpu"
+
+
 def available_engines() -> list[str]:
     return ["torch", "openvino"] if openvino_engine.installed() else ["torch"]
 

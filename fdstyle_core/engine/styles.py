@@ -32,6 +32,14 @@ class Style:
     path: Path
     display_name: str
     is_default: bool = False
+    default_for: tuple[str, ...] = ()  # the device classes that start with this style
+    variant: str | None = None  # "fast" (slim, for CPUs) or "full"; None where no manifest says
+    variant_of: str | None = None  # a full variant: the name of the style it is the full network of
+
+    @property
+    def label(self) -> str:
+        """The name a style list shows: a full variant says so."""
+        return f"{self.display_name} (full, for GPUs)" if self.variant == "full" else self.display_name
 
 
 def user_styles_dir() -> Path:
@@ -60,14 +68,36 @@ def find_styles(extra_dirs: list[Path] | None = None) -> list[Style]:
                 path=path,
                 display_name=entry.get("display_name", name.replace("_", " ").title()),
                 is_default=bool(entry.get("default", False)),
+                default_for=tuple(entry.get("default_for", ())),
+                variant=entry.get("variant"),
+                variant_of=entry.get("variant_of"),
             )
     return sorted(found.values(), key=lambda s: (not s.is_default, s.display_name.lower()))
 
 
-def default_style() -> Style | None:
+def default_style(device_class: str = "cpu") -> Style | None:
+    """The style a machine of ``device_class`` starts with: the manifest's for that class, else the default, else the first."""
     styles = find_styles()
-    defaults = [s for s in styles if s.is_default]
-    return (defaults or styles)[0] if styles else None
+    for candidates in ([s for s in styles if device_class in s.default_for], [s for s in styles if s.is_default], styles):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def variant_for(name_or_path: str, device_class: str) -> str:
+    """The style to run when ``name_or_path`` is picked on a machine of ``device_class``.
+
+    On a GPU a style's full variant, where one is installed: there the full network is live and
+    paints finer.  Elsewhere, for a path, and for a full variant picked by its own name, the pick itself.
+    """
+    if device_class != "gpu":
+        return name_or_path
+    styles = find_styles()
+    picked = next((s for s in styles if name_or_path in (s.name, s.display_name)), None)
+    if picked is None or picked.variant == "full":
+        return name_or_path
+    full = next((s for s in styles if s.variant == "full" and s.variant_of == picked.name), None)
+    return full.name if full else name_or_path
 
 
 def resolve_style(name_or_path: str) -> Path:
