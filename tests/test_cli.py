@@ -306,3 +306,9 @@ def test_a_library_call_stylizes_a_video(data_dir: Path, candy: Path, tmp_path: 
         cv2.imwrite(str(frames / f"{index}.png"), image)
     assert stylize_video(str(frames), tmp_path / "out.mp4", PipelineConfig(style=str(candy))) == 3
     assert len(video_frames(tmp_path / "out.mp4")) == 3
+
+
+def test_bench_without_a_style_times_the_shipped_default() -> None:
+    result = cli("bench", "--sizes", "64x48", "--modes", "perframe", "--engines", "torch", "--repeats", "1", "--warmup", "1")
+    assert result.returncode == 0, result.stderr
+    assert "64x48" in result.stdout and "perframe" in result.stdout

@@ -180,11 +180,11 @@ def mask_params(args: argparse.Namespace) -> MaskParams:
     )
 
 
-def style_argument(args: argparse.Namespace) -> str:
-    """The --style given, or the shipped default style."""
+def style_argument(args: argparse.Namespace, machine: str = "cpu") -> str:
+    """The --style given, or the shipped default style for this device class."""
     if args.style:
         return args.style
-    style = default_style(device_class(args.device, args.engine))
+    style = default_style(machine)
     if style is None:
         raise FdstyleError("no styles installed: pass --style PATH_TO.pth")
     return str(style.path)
@@ -192,7 +192,7 @@ def style_argument(args: argparse.Namespace) -> str:
 
 def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
     return PipelineConfig(
-        style=style_argument(args),
+        style=style_argument(args, device_class(args.device, args.engine)),
         mode=mode,
         mask=mask_params(args),
         device=args.device,
