@@ -425,7 +425,6 @@ def test_defaults_on_a_640x360_camera_paint_with_the_default_engine(data_dir: Pa
     # No exit-code check here: with this looping 640x360 file OBS 29.0.2 crashed at exit in 2 of 5
     # runs, after the script had unloaded (see baseline_run); clean exits are checked by
     # test_sigint_exits_cleanly_without_extra_leaks.
-    assert "fdstyle] unloaded" in obs.log_text(), obs.output_tail()
 
 
 def test_without_an_environment_the_output_shows_the_camera_unchanged(
