@@ -59,9 +59,8 @@ def _speck_free(plane: np.ndarray, neighbours: int) -> np.ndarray:
 def speck_free_grown(changed: torch.Tensor, neighbours: int, grow_side: int) -> torch.Tensor:
     """Changed pixels with at least ``neighbours`` of their 3×3 neighbourhood changed, then dilated
     by a ``grow_side``² square; of ``changed``'s dtype."""
-    kernel = np.ones((grow_side, grow_side), np.uint8)
     planes = [_speck_free(plane.astype(np.uint8, copy=False), neighbours) for plane in _planes(changed)]
-    grown = [cv2.dilate(plane, kernel) for plane in planes] if grow_side > 1 else planes
+    grown = [_dilated(plane, grow_side) for plane in planes] if grow_side > 1 else planes
     return _stack(grown).to(changed.dtype)
 
 
@@ -87,10 +86,14 @@ def copy_where(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -
         cv2.copyTo(src[0], where[0].astype(np.uint8, copy=False), dst[0])
 
 
-def square_max(mask: torch.Tensor, side: int) -> torch.Tensor:
+def _dilated(plane: np.ndarray, side: int) -> np.ndarray:
     """Max over a side² square, pixels outside the image ignored (OpenCV's default border)."""
-    kernel = np.ones((side, side), np.uint8)
-    return _stack([cv2.dilate(plane, kernel) for plane in _planes(mask)])
+    return cv2.dilate(plane, np.ones((side, side), np.uint8))
+
+
+def square_max(mask: torch.Tensor, side: int) -> torch.Tensor:
+    """Max over a side² square, pixels outside the image ignored."""
+    return _stack([_dilated(plane, side) for plane in _planes(mask)])
 
 
 def square_min(mask: torch.Tensor, side: int) -> torch.Tensor:
