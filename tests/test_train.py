@@ -220,6 +220,7 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path: Path, content: Path
     assert resumed.step == 3 and torch.equal(resumed.model.conv1.conv2d.weight, saved["model"]["conv1.conv2d.weight"])
     result = resumed.fit(progress=False)
     assert (result.start_step, result.step, result.images_seen) == (3, 5, 10)
+    assert 0 < saved["minutes"] == resumed.minutes_before < resumed.minutes_trained  # the manifest counts both runs
     assert json.loads((tmp_path / "models" / "styles.json").read_text())["styles"][0]["steps"] == 5
     with pytest.raises(FdstyleError, match="width 0.5 network; this run asks for 0.25"):
         Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, resume=True)).load_checkpoint()

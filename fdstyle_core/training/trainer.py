@@ -150,7 +150,9 @@ class Trainer:
         self.loss = self._perceptual_loss(config.style_image) if config.style_image else None
         self.step = 0
         self.images_seen = 0
-        self.minutes_trained = 0.0  # this run's wall-clock time, for the manifest
+        self.minutes_before = 0.0  # earlier runs' wall-clock time, from the checkpoint
+        self.run_started = time.perf_counter()
+        self.minutes_trained = 0.0  # all runs' wall-clock time, resumes included, for the manifest
         self.images_per_second = 0.0  # this run's speed, for the manifest
         photos = list_images(config.content_dir)
         self.preview_path = config.preview_image or photos[0]
@@ -218,6 +220,7 @@ class Trainer:
                 "scaler": self.scaler.state_dict(),
                 "step": self.step,
                 "images_seen": self.images_seen,
+                "minutes": self.minutes_before + (time.perf_counter() - self.run_started) / 60,
                 "width": float(self.config.width),
             },
             self.checkpoint_path,
@@ -236,6 +239,7 @@ class Trainer:
             if state["scaler"] and self.scaler.is_enabled():  # empty when saved by an fp32/bf16 run
                 self.scaler.load_state_dict(state["scaler"])
             self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+            self.minutes_before = float(state.get("minutes", 0.0))  # absent in older checkpoints
         except FdstyleError:
             raise
         except Exception as exc:  # truncated file, different network, foreign dict
@@ -328,6 +332,7 @@ class Trainer:
         batches = ContentBatches(self.train_paths, c.crop, c.batch_size, seed)
         last: dict[str, float] = {}
         started, images_at_start = time.perf_counter(), self.images_seen
+        self.run_started = started
         deadline = started + c.max_minutes * 60 if c.max_minutes else math.inf
         desc = f"train {c.output.stem} ({device_label(self.device)})"
         try:
@@ -352,7 +357,7 @@ class Trainer:
         finally:
             batches.close()
         elapsed = time.perf_counter() - started
-        self.minutes_trained = elapsed / 60
+        self.minutes_trained = self.minutes_before + elapsed / 60
         self.images_per_second = (self.images_seen - images_at_start) / elapsed if elapsed > 0 else 0.0
         if self.step < c.steps:
             print(f"time is up after {c.max_minutes:g} min: exporting step {self.step} of {c.steps}", file=sys.stderr)
