@@ -9,12 +9,14 @@ Only the UI thread runs code here: obs-websocket requests reach :func:`_remote` 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import site
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -85,6 +87,9 @@ STYLE_FILE_KEY = "style_file"  # the file picker; its choice is copied into "sty
 # converted takes seconds) finishes on its own: a daemon thread whose camera is closed and that
 # writes nothing after the stop.
 STOP_TIMEOUT_S = 1.5
+# When OBS quits it finalizes Python right after unloading the script; a daemon thread still inside
+# torch then dies unwinding C++ frames and takes OBS with it.  Python's exit waits this long for it.
+EXIT_STOP_TIMEOUT_S = 30.0
 TOOLTIPS = {
     "camera_source": "The video source to paint, usually your Video Capture Device.",
     "enabled": "Off: the output shows the camera unchanged, so your call still sees you.",
@@ -185,9 +190,16 @@ class Session:
         }
 
     def close(self) -> None:
-        self.worker.stop(STOP_TIMEOUT_S)
+        if not self.worker.stop(STOP_TIMEOUT_S):
+            atexit.register(_stop_at_exit, weakref.ref(self.worker))  # weak: a finished worker is freed
         self.reader.close()
         libobs.OutputWriter.clear()
+
+
+def _stop_at_exit(worker: weakref.ref[Worker]) -> None:
+    busy = worker()
+    if busy is not None:
+        busy.stop(EXIT_STOP_TIMEOUT_S)
 
 
 # Hotkeys (OBS Settings › Hotkeys): name -> description; each is saved in the script's settings.

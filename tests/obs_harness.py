@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -83,6 +84,25 @@ def thread_stacks(pid: int) -> str:
     return "\n".join(line for line in done.stdout.splitlines() if line.startswith(("#", "Thread")))
 
 
+def allow_core_dumps() -> None:
+    """Before OBS starts (it inherits the limit): a crash leaves a core file for ``core_stacks``."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+def core_stacks(folder: Path) -> str:
+    """Every thread's native stack from a core OBS left in ``folder`` (its working directory, where
+    the default ``core_pattern`` writes it), then the core is removed; empty without one or gdb."""
+    cores = [path for path in folder.glob("core*") if path.is_file()]
+    if not cores or shutil.which("gdb") is None:
+        return ""
+    command = ["gdb", "-batch", "-ex", "thread apply all bt 30", shutil.which("obs") or "obs", str(cores[0])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    for core in cores:
+        core.unlink()
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(("#", "Thread", "Program terminated")))
+
+
 class Obs:
     """One OBS process under its own Xvfb; use as a context manager."""
 
@@ -98,6 +118,7 @@ class Obs:
         self.exit_code: int | None = None
         self.shutdown_s: float | None = None
         self.hang_stacks = ""  # every thread's stack when OBS did not exit in time
+        self.crash_stacks = ""  # every thread's stack when OBS crashed (from its core file)
         self.switched_to: list[str] = []  # collections switched to, in order (each switch reloads scripts)
         self.first_stats: dict[str, Any] = {}
 
@@ -153,6 +174,7 @@ class Obs:
         }
         (self.root / "runtime").mkdir(mode=0o700, exist_ok=True)
         self.stdout = open(self.root / "obs-stdout.txt", "wb")
+        allow_core_dumps()
         self.process = subprocess.Popen(
             ["obs", "--multi", "--disable-updater", "--disable-missing-files-check",
              "--websocket_port", str(self.port), "--websocket_password", self.password],
@@ -179,7 +201,8 @@ class Obs:
 
     def output_tail(self, chars: int = 4000) -> str:
         tail = ((self.root / "obs-stdout.txt").read_text(errors="replace") + self.log_text())[-chars:]
-        return tail + (f"\nOBS did not exit; its threads:\n{self.hang_stacks}" if self.hang_stacks else "")
+        tail += f"\nOBS did not exit; its threads:\n{self.hang_stacks}" if self.hang_stacks else ""
+        return tail + (f"\nOBS crashed; its threads:\n{self.crash_stacks}" if self.crash_stacks else "")
 
     def log_text(self) -> str:
         logs = sorted((self.config_dir / "logs").glob("*.txt"))
@@ -261,6 +284,10 @@ class Obs:
                 self.hang_stacks = thread_stacks(self.process.pid)
                 self.process.kill()
                 self.process.wait()
+        elif self.process is not None and self.exit_code is None:
+            self.exit_code = self.process.returncode  # it ended before it was asked to
+        if self.exit_code is not None and self.exit_code < 0 and not self.crash_stacks:
+            self.crash_stacks = core_stacks(self.root)
         if self.xvfb is not None and self.xvfb.poll() is None:
             self.xvfb.terminate()
             self.xvfb.wait(10)

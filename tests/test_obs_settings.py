@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import importlib
 import re
@@ -192,6 +193,29 @@ def test_missing_torch_is_explained_not_raised(monkeypatch: pytest.MonkeyPatch, 
     assert "install/install.sh" in broken.script_description()
     broken.script_load(FakeData())  # logs the explanation, starts nothing
     broken.script_unload()
+
+
+def test_a_busy_worker_is_awaited_when_python_exits(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType) -> None:
+    """OBS finalizes Python right after unloading the script: a worker still converting a style must end first."""
+    stops: list[float] = []
+
+    class BusyWorker:
+        def stop(self, timeout: float) -> bool:
+            stops.append(timeout)
+            return False
+
+    at_exit: list = []
+    monkeypatch.setattr(script.atexit, "register", lambda function, *args: at_exit.append(functools.partial(function, *args)))
+    monkeypatch.setattr(script.libobs.OutputWriter, "clear", staticmethod(lambda: None))
+    session = object.__new__(script.Session)
+    session.worker, session.reader = BusyWorker(), types.SimpleNamespace(close=lambda: None)
+    session.close()
+    assert stops == [script.STOP_TIMEOUT_S] and len(at_exit) == 1
+    at_exit[0]()
+    assert stops == [script.STOP_TIMEOUT_S, script.EXIT_STOP_TIMEOUT_S]
+    session.worker = None  # a worker that finished on its own is freed, not kept for the exit
+    at_exit[0]()
+    assert len(stops) == 2
 
 
 def test_venv_lookup(monkeypatch: pytest.MonkeyPatch, script: types.ModuleType, tmp_path: Path) -> None:

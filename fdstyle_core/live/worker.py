@@ -155,7 +155,7 @@ class Worker:
         self._wake.set()
         thread.join(timeout)
         if thread.is_alive():
-            log.error("worker did not stop within %.0f s", timeout)
+            log.error("worker did not stop within %.1f s", timeout)
             return False
         self._thread = None
         self._set_status(running=False)
