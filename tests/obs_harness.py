@@ -14,7 +14,6 @@ import re
 import resource
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 import obsws_python as obsws
+from Xlib import X
+from Xlib import display as xdisplay
+from Xlib.protocol import event as xevent
 
 logging.getLogger("obsws_python").setLevel(logging.CRITICAL)  # refused connections while OBS starts
 
@@ -31,6 +33,10 @@ OBS_FPS = 30
 BASE_SIZE = (320, 240)
 START_TIMEOUT_S = 90
 SHUTDOWN_TIMEOUT_S = 10
+WINDOW_TIMEOUT_S = 10
+CLOSE_RETRY_S = 2
+CLOSE_ATTEMPTS = 5
+SHUTTING_DOWN = "==== Shutting down"
 # (29 << 24) | (0 << 16) | 2: OBS 29.0.2 was "last run", so no first-run wizard.
 LAST_VERSION = 486539266
 LEAKS = re.compile(r"Number of memory leaks: (\d+)")
@@ -103,6 +109,34 @@ def core_stacks(folder: Path) -> str:
     return "\n".join(line for line in done.stdout.splitlines() if line.startswith(("#", "Thread", "Program terminated")))
 
 
+def close_main_window(display: str, pid: int) -> None:
+    """Ask OBS to quit the way its title bar's close button does: WM_DELETE_WINDOW to its main window.
+
+    Not SIGINT: OBS 29.0.2's SIGINT handler closes the main window inside the signal handler, so a
+    signal that lands while the main thread is in an Xlib call deadlocks (or crashes) OBS.  The
+    client message goes through Qt's event loop, to the same clean shutdown."""
+    connection = xdisplay.Display(display)
+    try:
+        protocols = connection.intern_atom("WM_PROTOCOLS")
+        delete_window = connection.intern_atom("WM_DELETE_WINDOW")
+        window_pid = connection.intern_atom("_NET_WM_PID")
+        deadline = time.monotonic() + WINDOW_TIMEOUT_S
+        while True:
+            for window in connection.screen().root.query_tree().children:
+                owner = window.get_full_property(window_pid, X.AnyPropertyType)
+                name = window.get_wm_name() or ""
+                if owner is None or int(owner.value[0]) != pid or not str(name).startswith("OBS "):
+                    continue
+                message = xevent.ClientMessage(window=window, client_type=protocols, data=(32, [delete_window, X.CurrentTime, 0, 0, 0]))
+                window.send_event(message, event_mask=X.NoEventMask)
+                connection.flush()
+                return
+            assert time.monotonic() < deadline, "OBS's main window never appeared"
+            time.sleep(0.2)
+    finally:
+        connection.close()
+
+
 class Obs:
     """One OBS process under its own Xvfb; use as a context manager."""
 
@@ -114,6 +148,7 @@ class Obs:
         self.password = secrets.token_hex(16)
         self.xvfb: subprocess.Popen | None = None
         self.process: subprocess.Popen | None = None
+        self.display = ""
         self.client: obsws.ReqClient | None = None
         self.exit_code: int | None = None
         self.shutdown_s: float | None = None
@@ -162,7 +197,7 @@ class Obs:
 
     def __enter__(self) -> "Obs":
         self._seed()
-        display = self._start_xvfb()
+        self.display = display = self._start_xvfb()
         env = {
             **os.environ,
             "HOME": str(self.root),
@@ -267,31 +302,55 @@ class Obs:
     # -- shutdown ------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """SIGINT to OBS only (a clean shutdown), then Xvfb once OBS is gone."""
+        """Close OBS's main window (a clean shutdown), then stop Xvfb once OBS is gone."""
         if self.client is not None:
             try:
                 self.client.disconnect()
             except Exception:
                 pass
             self.client = None
+        try:
+            self._close_obs()
+        finally:
+            if self.xvfb is not None and self.xvfb.poll() is None:
+                self.xvfb.terminate()
+                self.xvfb.wait(10)
+            self.stdout.close()
+
+    def _close_obs(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            started = time.monotonic()
-            self.process.send_signal(signal.SIGINT)
             try:
-                self.exit_code = self.process.wait(SHUTDOWN_TIMEOUT_S)
-                self.shutdown_s = time.monotonic() - started
+                self.exit_code = self._close_and_wait()
             except subprocess.TimeoutExpired:
                 self.hang_stacks = thread_stacks(self.process.pid)
-                self.process.kill()
-                self.process.wait()
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+                    self.process.wait()
         elif self.process is not None and self.exit_code is None:
             self.exit_code = self.process.returncode  # it ended before it was asked to
         if self.exit_code is not None and self.exit_code < 0 and not self.crash_stacks:
             self.crash_stacks = core_stacks(self.root)
-        if self.xvfb is not None and self.xvfb.poll() is None:
-            self.xvfb.terminate()
-            self.xvfb.wait(10)
-        self.stdout.close()
+
+    def _close_and_wait(self) -> int:
+        """Close the main window until OBS's log says it is shutting down, then wait for its exit.
+
+        OBS 29.0.2 now and then ignores a close (as it would a user's click), so one that has not
+        started the shutdown within CLOSE_RETRY_S is sent again; ``shutdown_s`` counts from the
+        close that OBS took."""
+        assert self.process is not None
+        for _ in range(CLOSE_ATTEMPTS):
+            sent = time.monotonic()
+            close_main_window(self.display, self.process.pid)
+            while time.monotonic() - sent < CLOSE_RETRY_S and SHUTTING_DOWN not in self.log_text():
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if self.process.poll() is not None or SHUTTING_DOWN in self.log_text():
+                exit_code = self.process.wait(SHUTDOWN_TIMEOUT_S)
+                self.shutdown_s = time.monotonic() - sent
+                return exit_code
+        raise subprocess.TimeoutExpired("obs", CLOSE_ATTEMPTS * CLOSE_RETRY_S)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
