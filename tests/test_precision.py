@@ -1,9 +1,14 @@
-"""GPU numerics on CI's CPU: half precisions paint what fp32 paints, full frames and regions alike."""
+"""GPU numerics on CI's CPU: half precisions paint what fp32 paints, full frames and regions alike.
+
+A CPU without native half-precision kernels (AVX2 only) runs fp16 and bf16 convolutions about 300
+times slower than fp32, so these checks keep the frames small; the overflow they guard against is
+per value (an activation squared past fp16's range), not a matter of frame size."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,11 +21,15 @@ from fdstyle_core.engine.precision import choose_precision, painting_error
 from fdstyle_core.engine.styles import load_network
 from fdstyle_core.io.video import open_source, read_image
 
-BOX = (40, 140, 60, 200)
+BOX = (12, 36, 16, 52)
+SIDE = 64
+REPO = Path(__file__).resolve().parents[1]
+SLIM_STYLE = REPO / "models" / "starry_night.pth"  # a width-0.25 network: the check's 256 px passes stay cheap
 
 
 def _frame(data_dir: Path) -> torch.Tensor:
     image = read_image(data_dir / "models" / "reference" / "amber.jpg")[:256, :256]
+    image = cv2.resize(image, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
 
 
@@ -46,7 +55,7 @@ def test_reference_mode_in_fp16_follows_fp32_on_a_talking_clip(candy: Path, data
     source = open_source(str(data_dir / "videos" / "talking" / "retalking_1.mp4"))
     try:
         for frame in source.frames():
-            frames.append(np.ascontiguousarray(frame[::4, ::4]))
+            frames.append(np.ascontiguousarray(frame[::10, ::10]))
             if len(frames) == 8:
                 break
     finally:
@@ -58,16 +67,16 @@ def test_reference_mode_in_fp16_follows_fp32_on_a_talking_clip(candy: Path, data
         assert difference.mean() < 2
 
 
-def test_the_precision_check_leaves_the_weights_exact(candy: Path) -> None:
-    net = load_network(candy)
+def test_the_precision_check_leaves_the_weights_exact() -> None:
+    net = load_network(SLIM_STYLE)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     mean, worst = painting_error(TorchEngine(net, CPU, "fp16"), TorchEngine(net, CPU))
     assert np.isfinite(mean) and mean < 2 and worst < 255
     assert all(torch.equal(before[k], v) and v.dtype == torch.float32 for k, v in net.state_dict().items())
 
 
-def test_auto_precision_keeps_the_first_candidate_that_paints_like_fp32(candy: Path) -> None:
-    net = load_network(candy)
+def test_auto_precision_keeps_the_first_candidate_that_paints_like_fp32() -> None:
+    net = load_network(SLIM_STYLE)
 
     def make(name: str) -> TorchEngine:
         return TorchEngine(net, CPU, name)
@@ -80,9 +89,9 @@ def test_auto_precision_keeps_the_first_candidate_that_paints_like_fp32(candy: P
     assert choose_precision("auto", (), make, exact)[0].precision == "fp32"
 
 
-def test_a_precision_that_paints_wrongly_is_refused(candy: Path) -> None:
-    net = load_network(candy)
-    broken = TorchEngine(load_network(candy), CPU, "fp16")
+def test_a_precision_that_paints_wrongly_is_refused() -> None:
+    net = load_network(SLIM_STYLE)
+    broken = TorchEngine(load_network(SLIM_STYLE), CPU, "fp16")
     with torch.no_grad():
         broken._full.net.deconv3.conv2d.bias.add_(40)  # the "half precision" paints another picture
 
