@@ -17,7 +17,7 @@ from fdstyle_core.cli import train as train_cmd
 from fdstyle_core.cli.main import COMMANDS
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.training.perceptual import PerceptualLoss, StyleScale, parse_style_scales
-from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS
+from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS, find_entry
 from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, load_network, read_state_dict
 from fdstyle_core.training.trainer import TrainConfig, Trainer, train
 from fdstyle_core.training.data import ContentBatches
@@ -234,6 +234,24 @@ def test_resume_with_loss_scaling_from_a_run_without_it(tmp_path: Path, content:
     resumed.scaler = torch.amp.GradScaler("cpu", enabled=True)
     resumed.load_checkpoint()
     assert resumed.step == 2
+
+
+def test_init_trains_a_shipped_style_longer_and_counts_on(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
+    """--init starts from a style's weights (fresh optimizer); the new entry counts the old run too."""
+    shipped = PROJECT_MODELS_DIR / "starry_night.pth"
+    entry = find_entry(shipped.parent, shipped.stem)
+    assert entry is not None
+    trainer = Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, steps=entry["steps"] + 2, init=shipped))
+    trainer.start_from_style()
+    assert torch.equal(trainer.model.conv1.conv2d.weight, read_state_dict(shipped)["conv1.conv2d.weight"])
+    result = trainer.fit(progress=False)
+    assert (result.start_step, result.step) == (entry["steps"], entry["steps"] + 2)
+    assert result.images_seen == entry["images_seen"] + 2 * trainer.config.batch_size
+    assert result.entry["minutes"] >= entry["minutes"] and result.entry["started_from"] == "starry_night.pth"
+    with pytest.raises(FdstyleError, match="cannot start from"):  # a width-0.5 run from a width-0.25 style
+        Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.5, init=shipped)).start_from_style()
+    with pytest.raises(FdstyleError, match="give one of them"):
+        _config(tmp_path, content, partial_vgg, style_image=starry, init=shipped, resume=True)
 
 
 def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-layers", default=",".join(TrainConfig.style_layers), help="comma-separated")
     parser.add_argument("--checkpoint-every", type=int, default=_default("checkpoint_every"), help="steps (0 = only at the end)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--init", type=Path, help="start from this style file's weights (train a style longer)")
     parser.add_argument("--run-dir", type=Path, help="checkpoint and previews (default runs/NAME)")
     parser.add_argument("--preview-image", type=Path, help="held-out photo to render (default: first content photo, held out)")
     parser.add_argument("--preview-every", type=int, default=_default("preview_every"), help="steps (0 = only at the end)")
@@ -88,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip()),
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
+        init=args.init,
         run_dir=args.run_dir,
         preview_image=args.preview_image,
         preview_every=args.preview_every,

@@ -64,6 +64,7 @@ class TrainConfig:
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
     checkpoint_every: int = 1000
     resume: bool = False
+    init: Path | None = None  # start from this style's weights with a fresh optimizer; its counts carry on
     run_dir: Path | None = None
     preview_image: Path | None = None
     preview_every: int = 500
@@ -89,6 +90,8 @@ class TrainConfig:
             raise FdstyleError("--width must be in (0, 4] (1 = the original network)")
         if self.precision not in PRECISIONS:
             raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISIONS)})")
+        if self.resume and self.init is not None:
+            raise FdstyleError("--init starts from a style file and --resume from a checkpoint: give one of them")
         if self.output.suffix != ".pth":
             raise FdstyleError(f"output must be a .pth file, got {self.output}")
         if self.run_dir is None:
@@ -245,6 +248,21 @@ class Trainer:
         except Exception as exc:  # truncated file, different network, foreign dict
             raise FdstyleError(f"cannot resume from {path}: {str(exc).strip().splitlines()[0][:200]}") from None
 
+    def start_from_style(self) -> None:
+        """Begin with a trained style's weights, so a shipped style can be trained longer; its
+        manifest entry's steps, images and minutes carry on, so the new entry counts them all."""
+        path = self.config.init
+        assert path is not None
+        try:
+            self.model.load_state_dict(read_state_dict(path))
+        except FdstyleError:
+            raise
+        except Exception as exc:  # a network of another width
+            raise FdstyleError(f"cannot start from {path}: {str(exc).strip().splitlines()[0][:200]}") from None
+        entry = find_entry(path.parent, path.stem) or {}
+        self.step, self.images_seen = int(entry.get("steps", 0)), int(entry.get("images_seen", 0))
+        self.minutes_before = float(entry.get("minutes", 0.0))
+
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """The current network's output for one RGB uint8 image (size a multiple of 4)."""
         self.model.eval()
@@ -299,6 +317,7 @@ class Trainer:
             **{k: v for k, v in c.metadata.items() if v not in (None, "")},
             "width": c.width,
             "teacher": c.teacher.name if c.teacher else None,
+            **({"started_from": c.init.name} if c.init else {}),
             "loss_network": (
                 {"arch": self.vgg.arch, "file": Path(c.vgg).name, "input": self.vgg.convention.name}
                 if self.vgg is not None else None
@@ -327,6 +346,8 @@ class Trainer:
         c = self.config
         if c.resume:
             self.load_checkpoint()
+        elif c.init is not None:
+            self.start_from_style()
         start_step = self.step
         seed = int(np.random.SeedSequence([c.seed, start_step]).generate_state(1)[0])
         batches = ContentBatches(self.train_paths, c.crop, c.batch_size, seed)
