@@ -128,6 +128,12 @@ def _preview_frame(path: Path) -> np.ndarray:
     return np.ascontiguousarray(image[:h, :w])
 
 
+def _one_line(exc: Exception) -> str:
+    """The first line of an error from torch (its size-mismatch messages run to many lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     """Write then rename, so an interrupted save never leaves a truncated checkpoint or model."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +252,7 @@ class Trainer:
         except FdstyleError:
             raise
         except Exception as exc:  # truncated file, different network, foreign dict
-            raise FdstyleError(f"cannot resume from {path}: {str(exc).strip().splitlines()[0][:200]}") from None
+            raise FdstyleError(f"cannot resume from {path}: {_one_line(exc)}") from None
 
     def start_from_style(self) -> None:
         """Begin with a trained style's weights, so a shipped style can be trained longer; its
@@ -258,7 +264,7 @@ class Trainer:
         except FdstyleError:
             raise
         except Exception as exc:  # a network of another width
-            raise FdstyleError(f"cannot start from {path}: {str(exc).strip().splitlines()[0][:200]}") from None
+            raise FdstyleError(f"cannot start from {path}: {_one_line(exc)}") from None
         entry = find_entry(path.parent, path.stem) or {}
         self.step, self.images_seen = int(entry.get("steps", 0)), int(entry.get("images_seen", 0))
         self.minutes_before = float(entry.get("minutes", 0.0))
