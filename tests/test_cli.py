@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -312,3 +314,15 @@ def test_bench_without_a_style_times_the_shipped_default() -> None:
     result = cli("bench", "--sizes", "64x48", "--modes", "perframe", "--engines", "torch", "--repeats", "1", "--warmup", "1")
     assert result.returncode == 0, result.stderr
     assert "64x48" in result.stdout and "perframe" in result.stdout
+
+
+def test_bench_compares_styles_side_by_side(candy: Path, tmp_path: Path) -> None:
+    """Two styles in one run: a row each, and the second's speed as a multiple of the first's."""
+    result = cli(
+        "bench", "--style", f"{candy},starry_night", "--sizes", "64x48", "--modes", "perframe", "--engines", "torch",
+        "--repeats", "1", "--warmup", "1", "--json", tmp_path / "b.json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())["results"]
+    assert [r["style"] for r in rows] == ["candy", "starry_night"]
+    assert re.search(r"starry_night torch cpu fp32 64x48 perframe: [\d.]+× candy's speed", result.stdout)

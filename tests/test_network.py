@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.engine.network import BlockedConvLayer, ConvLayer, TransformerNet
+from fdstyle_core.engine.network import Architecture, BlockedConvLayer, ConvLayer, TransformerNet
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.engine.styles import load_network, read_state_dict
+from fdstyle_core.errors import StyleError
 from tests.conftest import read_rgb
 
 REFERENCES = [("candy", "candy"), ("mosaic", "mosaic"), ("rain_princess", "rain-princess"), ("udnie", "udnie")]
@@ -32,6 +33,24 @@ def test_keys_match_pytorch_examples() -> None:
     assert keys[:2] == ["conv1.conv2d.weight", "conv1.conv2d.bias"]
     assert "in1.weight" in keys and "res1.conv1.conv2d.weight" in keys and keys[-1] == "deconv3.conv2d.bias"
     assert len(keys) == 62
+
+
+@pytest.mark.parametrize("architecture", [Architecture(0.25, 5, 5), Architecture(0.5, 3, 2), Architecture()])
+def test_a_style_file_says_its_architecture(architecture: Architecture, tmp_path: Path) -> None:
+    """Widths, end kernels and residual blocks are read off the tensors: no extra keys, so the
+    files stay pytorch/examples' format."""
+    torch.save(TransformerNet.build(architecture).state_dict(), tmp_path / "style.pth")
+    net = load_network(tmp_path / "style.pth")
+    assert net.architecture == architecture
+    assert net(torch.rand(1, 3, 36, 44) * 255).shape == (1, 3, 36, 44)
+
+
+def test_an_even_end_kernel_is_refused_with_a_reason(tmp_path: Path) -> None:
+    state = TransformerNet(0.25).state_dict()
+    state["conv1.conv2d.weight"] = torch.zeros(8, 3, 4, 4)
+    torch.save(state, tmp_path / "odd.pth")
+    with pytest.raises(StyleError, match="odd.pth is not a fast_neural_style model: end kernel 4 is not an odd number"):
+        read_state_dict(tmp_path / "odd.pth")
 
 
 def test_old_files_with_running_stats_and_fp32_values_load(candy: Path, tmp_path: Path) -> None:
@@ -78,9 +97,10 @@ def test_network_is_inference_only(candy: Path) -> None:
 
 @pytest.mark.parametrize("factor", [2, 4])
 @pytest.mark.parametrize("channels", [(8, 3), (3, 8)])
-def test_a_layer_on_pixel_blocks_computes_the_same_convolution(factor: int, channels: tuple[int, int]) -> None:
+@pytest.mark.parametrize("kernel", [9, 5])
+def test_a_layer_on_pixel_blocks_computes_the_same_convolution(factor: int, channels: tuple[int, int], kernel: int) -> None:
     torch.manual_seed(0)
-    layer = ConvLayer(*channels, kernel_size=9, stride=1)
+    layer = ConvLayer(*channels, kernel_size=kernel, stride=1)
     x = torch.rand(1, channels[0], 36, 52) * 255
     with torch.no_grad():
         expected, blocked = layer(x), BlockedConvLayer(layer, factor)(x)

@@ -15,6 +15,7 @@ import torch
 
 from fdstyle_core.cli import train as train_cmd
 from fdstyle_core.cli.main import COMMANDS
+from fdstyle_core.engine.network import Architecture
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.training.perceptual import PerceptualLoss, StyleScale, parse_style_scales
 from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS, find_entry
@@ -222,7 +223,7 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path: Path, content: Path
     assert (result.start_step, result.step, result.images_seen) == (3, 5, 10)
     assert 0 < saved["minutes"] == resumed.minutes_before < resumed.minutes_trained  # the manifest counts both runs
     assert json.loads((tmp_path / "models" / "styles.json").read_text())["styles"][0]["steps"] == 5
-    with pytest.raises(FdstyleError, match="width 0.5 network; this run asks for 0.25"):
+    with pytest.raises(FdstyleError, match="network of width 0.5, 9×9 end kernels, 5 residual blocks; this run asks for width 0.25"):
         Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, resume=True)).load_checkpoint()
 
 
@@ -252,6 +253,37 @@ def test_init_trains_a_shipped_style_longer_and_counts_on(tmp_path: Path, conten
         Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.5, init=shipped)).start_from_style()
     with pytest.raises(FdstyleError, match="give one of them"):
         _config(tmp_path, content, partial_vgg, style_image=starry, init=shipped, resume=True)
+
+
+def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Path, content: Path, partial_vgg: Path) -> None:
+    """A shipped style distilled into 5×5 end kernels and 3 residual blocks: it starts from the
+    style's own weights, counts from zero, and its entry keeps the teacher's recipe."""
+    shipped = PROJECT_MODELS_DIR / "starry_night.pth"
+    teacher_entry = find_entry(shipped.parent, shipped.stem)
+    config = _config(tmp_path, content, partial_vgg, teacher=shipped, init=shipped, width=0.25, end_kernel=5, residual_blocks=3, steps=3)
+    trainer = Trainer(config)
+    trainer.start_from_style()
+    source = read_state_dict(shipped)
+    assert trainer.step == 0 and "res4.conv1.conv2d.weight" not in trainer.model.state_dict()
+    folded, centre = trainer.model.conv1.conv2d.weight, source["conv1.conv2d.weight"]
+    assert torch.equal(folded[:, :, 1:4, 1:4], centre[:, :, 3:6, 3:6])  # the inner taps as they were
+    assert torch.allclose(folded.sum(dim=(2, 3)), centre.sum(dim=(2, 3)), atol=1e-3)  # the outer ones moved in
+    assert torch.equal(trainer.model.res3.conv2.conv2d.weight, source["res3.conv2.conv2d.weight"])
+    batch = _fixed_batch(trainer)
+    with torch.no_grad():  # the style's own weights are a far better start than fresh ones
+        assert 4 * trainer.loss_terms(batch)["distill"] < Trainer(config).loss_terms(batch)["distill"]
+    result = trainer.fit(progress=False)
+    student = load_network(result.output)
+    assert student.architecture == Architecture(0.25, 5, 3)
+    assert (result.start_step, result.step) == (0, 3)
+    assert result.entry["end_kernel"] == 5 and result.entry["residual_blocks"] == 3 and result.entry["teacher"] == "starry_night.pth"
+    assert result.entry["teacher_recipe"]["images_seen"] == teacher_entry["images_seen"]
+    assert result.entry["painting"] == "starry_night.jpg" and result.entry["variant"] == "fast"
+    for bigger in (dict(end_kernel=11), dict(residual_blocks=6)):  # nothing to start the extra weights from
+        with pytest.raises(FdstyleError, match="cannot start from"):
+            Trainer(_config(tmp_path, content, partial_vgg, teacher=shipped, init=shipped, width=0.25, **bigger)).start_from_style()
+    with pytest.raises(FdstyleError, match="end kernel 4 is not an odd number"):
+        _config(tmp_path, content, partial_vgg, teacher=shipped, width=0.25, end_kernel=4)
 
 
 def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:

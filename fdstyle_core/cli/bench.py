@@ -1,4 +1,4 @@
-"""`python -m fdstyle_core bench`: per-stage milliseconds and fps per mode, size, device, engine and precision.
+"""`python -m fdstyle_core bench`: per-stage milliseconds and fps per style, mode, size, device, engine and precision.
 
 Frames are synthetic (a textured still background with a moving disc, like a head in front of a
 wall), so the numbers need no data and every mode sees motion; or, with ``--clip``, a real clip's
@@ -14,6 +14,7 @@ import argparse
 import platform
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -38,7 +39,9 @@ DISC_STEP = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--style", help="style name or .pth path (default: the shipped default style)")
+    parser.add_argument(
+        "--style", help="style name or .pth path, or several comma-separated to compare them (default: the shipped default style)"
+    )
     parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES, help="comma-separated WxH list")
     parser.add_argument(
         "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}; MODE:FIELD=VALUE:… as in eval"
@@ -141,18 +144,24 @@ def run(args: argparse.Namespace) -> int:
     gpu = [d for d in available_devices() if d != "cpu"]
     note = f"GPU devices: {', '.join(gpu)}" if gpu else "no GPU on this machine: CPU figures only"
     print(f"{note}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads; medians of {args.repeats} frames after {args.warmup} warm-up")
-    style = style_argument(args)
+    styles = _split(args.style) if args.style else [style_argument(args)]
+    if not styles:
+        raise FdstyleError("--style: give at least one style name or .pth path")
+    labels = {style: Path(style).stem for style in styles}  # the whole argument where two files share a name
+    if len(set(labels.values())) < len(styles):
+        labels = {style: style for style in styles}
     results, ratios = [], []
     engines = _split(args.engines) if args.engines is not None else available_engines()
     jobs = [
-        (d, e, p, size)
+        (style, d, e, p, size)
+        for style in styles
         for size in args.sizes
         for d in devices
         for e in (engines if d in ("cpu", "intel-gpu", "npu") else ["torch"])
         for p in _precisions(d, e, args.precisions)
     ]
     bar = tqdm(total=len(jobs) * len(modes), desc="bench", unit="run", file=sys.stderr, disable=None)
-    for device, engine, precision, (width, height) in jobs:
+    for style, device, engine, precision, (width, height) in jobs:
         count = args.warmup + args.repeats
         frames = clip_frames(args.clip, width, height, count) if args.clip else synthetic_frames(width, height, count)
         config = PipelineConfig(
@@ -163,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
         if pipeline.choice.notice:
             print(f"note: {pipeline.choice.notice}", file=sys.stderr)
         engine_used = pipeline.choice.engine
-        where = {"engine": engine_used.label, "engine_name": engine_used.name, "precision": engine_used.precision}
+        where = {
+            "style": labels[style], "engine": engine_used.label, "engine_name": engine_used.name, "precision": engine_used.precision,
+        }
         painted = pipeline.painter.processing_height
         size_label = f"{width}x{height}" + (f"@{painted}p" if 0 < painted < height else "")  # painted smaller
         totals = {}
@@ -180,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             ratios.append({**where, "size": size_label, **over})
     bar.close()
     speedups = engine_speedups(results)
-    print_table(results, ratios, speedups)
+    print_table(results, ratios, speedups, compares_styles=len(styles) > 1)
     if args.json:
         machine = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
         report = {"note": note, "torch": torch.__version__, "machine": machine, "warmup": args.warmup, "repeats": args.repeats}
@@ -190,25 +201,44 @@ def run(args: argparse.Namespace) -> int:
 
 
 def engine_speedups(results: list[dict]) -> list[dict]:
-    """torch's mean time over each other engine's, per size, mode and precision of the same run."""
-    torch_ms = {(r["size"], r["mode"], r["precision"]): r["mean_ms"] for r in results if r["engine_name"] == "torch"}
+    """torch's mean time over each other engine's, per style, size, mode and precision of the same run."""
+    torch_ms = {(r["style"], r["size"], r["mode"], r["precision"]): r["mean_ms"] for r in results if r["engine_name"] == "torch"}
     return [
-        {"engine": r["engine"], "size": r["size"], "mode": r["mode"], "over_torch": torch_ms[key] / r["mean_ms"]}
+        {"style": r["style"], "engine": r["engine"], "size": r["size"], "mode": r["mode"], "over_torch": torch_ms[key] / r["mean_ms"]}
         for r in results
-        if r["engine_name"] != "torch" and (key := (r["size"], r["mode"], r["precision"])) in torch_ms
+        if r["engine_name"] != "torch" and (key := (r["style"], r["size"], r["mode"], r["precision"])) in torch_ms
     ]
 
 
-def print_table(results: list[dict], ratios: list[dict], speedups: list[dict]) -> None:
+def print_table(results: list[dict], ratios: list[dict], speedups: list[dict], compares_styles: bool = False) -> None:
     width = max(9, *(len(r["mode"]) for r in results))
-    header = f"\n{'engine':<28} {'prec':<5} {'size':<15} {'mode':<{width}}" + "".join(f"{s:>10}" for s in STAGES)
-    print(header + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
+    style_width = max(len(r["style"]) for r in results) + 1 if compares_styles else 0
+
+    def style(r: dict) -> str:
+        return f"{r['style']:<{style_width}}" if compares_styles else ""
+
+    header = f"\n{'style' if compares_styles else '':<{style_width}}{'engine':<28} {'prec':<5} {'size':<15} {'mode':<{width}}"
+    print(header + "".join(f"{s:>10}" for s in STAGES) + f"{'mean':>10}{'calls/f':>9}{'region/f':>9}{'fps':>8}")
     for r in results:
         cells = "".join(f"{r['ms'][s]:10.1f}" for s in STAGES)
         counts = f"{r['mean_ms']:10.1f}{r['calls_per_frame']:9.2f}{r['region_calls_per_frame']:9.2f}"
-        print(f"{r['engine']:<28} {r['precision']:<5} {r['size']:<15} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
+        print(f"{style(r)}{r['engine']:<28} {r['precision']:<5} {r['size']:<15} {r['mode']:<{width}}{cells}{counts}{r['fps']:8.2f}")
     for r in ratios:
         over = ", ".join(f"{key.removesuffix('_over_perframe')} {value:.3f}×" for key, value in r.items() if key.endswith("_over_perframe"))
-        print(f"mean time / perframe's, {r['engine']} {r['size']}: {over}")
+        print(f"mean time / perframe's, {style(r)}{r['engine']} {r['size']}: {over}")
     for r in speedups:
-        print(f"{r['engine']} {r['size']} {r['mode']}: {r['over_torch']:.2f}× torch's speed (same run)")
+        print(f"{style(r)}{r['engine']} {r['size']} {r['mode']}: {r['over_torch']:.2f}× torch's speed (same run)")
+    if compares_styles:
+        for line in style_speedups(results):
+            print(line)
+
+
+def style_speedups(results: list[dict]) -> list[str]:
+    """The first style's mean time over each other's, per engine, precision, size and mode (same run)."""
+    first = results[0]["style"]
+    base = {(r["engine"], r["precision"], r["size"], r["mode"]): r["mean_ms"] for r in results if r["style"] == first}
+    return [
+        f"{r['style']} {r['engine']} {r['size']} {r['mode']}: {base[key] / r['mean_ms']:.2f}× {first}'s speed (same run)"
+        for r in results
+        if r["style"] != first and (key := (r["engine"], r["precision"], r["size"], r["mode"])) in base
+    ]

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content-dir", type=Path, required=True, help="folder of training photos")
     parser.add_argument("-o", "--output", type=output_file, required=True, help="style file to write, e.g. models/NAME.pth")
     parser.add_argument("--width", type=float, default=_default("width"), help="channel multiplier: 1 (full), 0.5, 0.25 (slim, for CPUs)")
+    parser.add_argument(
+        "--end-kernel", type=int, default=_default("end_kernel"),
+        help="kernel side of the first and last convolution: 9 (the original), 5 (faster on CPUs)",
+    )
+    parser.add_argument("--residual-blocks", type=int, default=_default("residual_blocks"))
     parser.add_argument("--teacher", type=Path, help="distill from this style file (the student matches its output)")
     parser.add_argument("--steps", type=int, default=_default("steps"))
     parser.add_argument(
@@ -48,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-layers", default=",".join(TrainConfig.style_layers), help="comma-separated")
     parser.add_argument("--checkpoint-every", type=int, default=_default("checkpoint_every"), help="steps (0 = only at the end)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    parser.add_argument("--init", type=Path, help="start from this style file's weights (train a style longer)")
+    parser.add_argument(
+        "--init", type=Path,
+        help="start from this style file's weights: train a style longer, or (with --teacher) shrink its end kernels or blocks",
+    )
     parser.add_argument("--run-dir", type=Path, help="checkpoint and previews (default runs/NAME)")
     parser.add_argument("--preview-image", type=Path, help="held-out photo to render (default: first content photo, held out)")
     parser.add_argument("--preview-every", type=int, default=_default("preview_every"), help="steps (0 = only at the end)")
@@ -71,6 +79,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         style_image=args.style_image,
         teacher=args.teacher,
         width=args.width,
+        end_kernel=args.end_kernel,
+        residual_blocks=args.residual_blocks,
         steps=args.steps,
         max_minutes=args.max_minutes,
         batch_size=args.batch_size,

@@ -22,10 +22,10 @@ from fdstyle_core.engine.region_costs import RegionCosts
 # Below this side the network's reflection paddings do not fit; tiny frames are padded up to it.
 MIN_NETWORK_SIDE = 16
 # Context around a painted region, in network pixels: enough that the crop's own border
-# (reflection padding instead of real neighbours) does not show inside the region.  The network
-# sees ±54 px, but its weights fade with distance: with 40 px the feathered composite of region
-# passes stays within 1 grey level of exact ones on talking-head clips (32 px: up to 11 levels
-# at region edges; 48 px costs ~10 % more).
+# (reflection padding instead of real neighbours) does not show inside the region.  The original
+# network sees ±54 px (±46 with 5×5 end kernels), but its weights fade with distance: with 40 px
+# the feathered composite of region passes stays within 1 grey level of exact ones on
+# talking-head clips (32 px: up to 11 levels at region edges; 48 px costs ~10 % more).
 REGION_CONTEXT = 40
 # Region windows are this many network pixels longer at a time (more context), so that the few
 # lengths a moving face makes repeat: an engine compiles kernels per input size (a new size cost

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from fdstyle_core.engine.manifest import read_entries
-from fdstyle_core.engine.network import TransformerNet, width_from_state_dict
+from fdstyle_core.engine.network import TransformerNet, architecture_from_state_dict
 from fdstyle_core.errors import StyleError
 from fdstyle_core.io.paths import user_data_dir
 
@@ -139,7 +139,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise StyleError(f"{path.name} is not a state dict (a flat mapping of names to tensors)")
     state = {k: v for k, v in raw.items() if not k.endswith(_IGNORED_SUFFIXES)}
-    expected = TransformerNet(width_from_state_dict(state)).state_dict()
+    try:
+        architecture = architecture_from_state_dict(state)
+    except ValueError as exc:
+        raise StyleError(f"{path.name} is not a fast_neural_style model: {exc}") from None
+    expected = TransformerNet.build(architecture).state_dict()
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
     if missing or unexpected:
         parts = []
@@ -161,7 +165,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def load_network(path: Path) -> TransformerNet:
     """A ready-to-run network (eval mode, no gradients) from a style file."""
     state = read_state_dict(path)
-    net = TransformerNet(width_from_state_dict(state))
+    net = TransformerNet.build(architecture_from_state_dict(state))
     net.load_state_dict(state)
     net.eval().requires_grad_(False)
     return net

@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ContextManager
 
@@ -24,7 +24,7 @@ from tqdm import tqdm
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.engine.devices import device_label, resolve_device
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.network import SIZE_MULTIPLE, TransformerNet
+from fdstyle_core.engine.network import SIZE_MULTIPLE, Architecture, TransformerNet, architecture_from_state_dict
 from fdstyle_core.training.perceptual import DEFAULT_STYLE_SCALES, PerceptualLoss, StyleScale, parse_style_scales, relative_mse
 from fdstyle_core.engine.manifest import find_entry, record_entry
 from fdstyle_core.engine.styles import load_network, read_state_dict
@@ -46,6 +46,8 @@ class TrainConfig:
     style_image: Path | None = None
     teacher: Path | None = None
     width: float = 1.0
+    end_kernel: int = Architecture.end_kernel
+    residual_blocks: int = Architecture.residual_blocks
     steps: int = 20_000
     max_minutes: float = 0.0  # stop and export after this long (0 = no limit): fits a lent GPU's time
     batch_size: int = 8
@@ -86,8 +88,10 @@ class TrainConfig:
             raise FdstyleError("--lr must be > 0")
         if not self.max_minutes >= 0:  # also refuses nan
             raise FdstyleError("--max-minutes must be ≥ 0 (0 = no limit)")
-        if self.width <= 0 or self.width > 4:
-            raise FdstyleError("--width must be in (0, 4] (1 = the original network)")
+        try:
+            self.architecture
+        except ValueError as exc:
+            raise FdstyleError(f"--width, --end-kernel, --residual-blocks: {exc}") from None
         if self.precision not in PRECISIONS:
             raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISIONS)})")
         if self.resume and self.init is not None:
@@ -96,6 +100,10 @@ class TrainConfig:
             raise FdstyleError(f"output must be a .pth file, got {self.output}")
         if self.run_dir is None:
             self.run_dir = Path("runs") / self.output.stem
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(self.width, self.end_kernel, self.residual_blocks)
 
 
 @dataclass
@@ -150,7 +158,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.model = TransformerNet(config.width).to(self.device).train()
+        self.model = TransformerNet.build(config.architecture).to(self.device).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -230,7 +238,7 @@ class Trainer:
                 "step": self.step,
                 "images_seen": self.images_seen,
                 "minutes": self.minutes_before + (time.perf_counter() - self.run_started) / 60,
-                "width": float(self.config.width),
+                "architecture": asdict(self.config.architecture),
             },
             self.checkpoint_path,
         )
@@ -241,8 +249,9 @@ class Trainer:
             raise FdstyleError(f"nothing to resume: no checkpoint at {path}")
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
-            if float(state["width"]) != float(self.config.width):
-                raise FdstyleError(f"{path} holds a width {state['width']} network; this run asks for {self.config.width}")
+            saved = Architecture(**state["architecture"]) if "architecture" in state else Architecture(float(state["width"]))
+            if saved != self.config.architecture:
+                raise FdstyleError(f"{path} holds a network of {_describe(saved)}; this run asks for {_describe(self.config.architecture)}")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             if state["scaler"] and self.scaler.is_enabled():  # empty when saved by an fp32/bf16 run
@@ -255,16 +264,20 @@ class Trainer:
             raise FdstyleError(f"cannot resume from {path}: {_one_line(exc)}") from None
 
     def start_from_style(self) -> None:
-        """Begin with a trained style's weights, so a shipped style can be trained longer; its
-        manifest entry's steps, images and minutes carry on, so the new entry counts them all."""
+        """Begin with a trained style's weights, so a shipped style can be trained longer (its
+        manifest entry's steps, images and minutes carry on, so the new entry counts them all),
+        or shrunk into a faster network (see :func:`transplant`), which counts from zero."""
         path = self.config.init
         assert path is not None
         try:
-            self.model.load_state_dict(read_state_dict(path))
+            source = read_state_dict(path)
+            self.model.load_state_dict(transplant(source, self.model.state_dict()))
         except FdstyleError:
             raise
-        except Exception as exc:  # a network of another width
+        except Exception as exc:  # a network that does not fit this one
             raise FdstyleError(f"cannot start from {path}: {_one_line(exc)}") from None
+        if architecture_from_state_dict(source) != self.config.architecture:
+            return
         entry = find_entry(path.parent, path.stem) or {}
         self.step, self.images_seen = int(entry.get("steps", 0)), int(entry.get("images_seen", 0))
         self.minutes_before = float(entry.get("minutes", 0.0))
@@ -305,7 +318,7 @@ class Trainer:
         """How this style was made: enough to check its licence and to train it again."""
         c = self.config
         teacher_entry = find_entry(c.teacher.parent, c.teacher.stem) if c.teacher else None
-        painting_fields = ("painting", "title", "artist", "year", "licence")
+        painting_fields = ("display_name", "painting", "title", "artist", "year", "licence")  # the same style to a user
         inherited = {k: teacher_entry[k] for k in painting_fields if teacher_entry and k in teacher_entry}
         weights: dict[str, Any] = {}
         if self.loss is not None:
@@ -322,7 +335,10 @@ class Trainer:
             **({"painting": c.style_image.name} if c.style_image else {}),
             **{k: v for k, v in c.metadata.items() if v not in (None, "")},
             "width": c.width,
+            "end_kernel": c.end_kernel,
+            "residual_blocks": c.residual_blocks,
             "teacher": c.teacher.name if c.teacher else None,
+            **({"teacher_recipe": _recipe(teacher_entry)} if teacher_entry else {}),
             **({"started_from": c.init.name} if c.init else {}),
             "loss_network": (
                 {"arch": self.vgg.arch, "file": Path(c.vgg).name, "input": self.vgg.convention.name}
@@ -394,6 +410,46 @@ class Trainer:
             self.save_preview()
         entry = self.export()
         return TrainResult(c.output, start_step, self.step, self.images_seen, self.images_per_second, last, entry)
+
+
+def _describe(architecture: Architecture) -> str:
+    a = architecture
+    return f"width {a.width:g}, {a.end_kernel}×{a.end_kernel} end kernels, {a.residual_blocks} residual blocks"
+
+
+def _recipe(entry: dict[str, Any]) -> dict[str, Any]:
+    """A teacher's manifest entry as part of its student's: how to make the teacher again."""
+    return {k: v for k, v in entry.items() if k not in ("default", "default_for")}
+
+
+def _fold_kernel(weight: torch.Tensor, side: int) -> torch.Tensor:
+    """A square kernel shrunk to ``side``: each tap outside the centre moves to the nearest tap
+    inside it, so every filter keeps its sum (a flat area keeps its colour) and its coarse shape."""
+    big, offset = weight.shape[-1], (weight.shape[-1] - side) // 2
+    nearest = torch.arange(big).sub(offset).clamp(0, side - 1)
+    folded = weight.new_zeros(*weight.shape[:2], side, side)
+    for row in range(big):
+        for col in range(big):
+            folded[:, :, nearest[row], nearest[col]] += weight[:, :, row, col]
+    return folded
+
+
+def transplant(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``target``'s tensors taken from a trained network's ``source``, of the same width: the same
+    shape is copied, a smaller end kernel gets the larger one folded in (:func:`_fold_kernel`), and
+    residual blocks beyond the new count are left out.  A start for distilling a faster network
+    from a style."""
+    out = {}
+    for key, like in target.items():
+        tensor = source.get(key)
+        if tensor is None:
+            raise ValueError(f"it has no {key}: the new network may have fewer residual blocks, not more")
+        if tensor.shape != like.shape and tensor.ndim == 4 and tensor.shape[:2] == like.shape[:2] and tensor.shape[-1] > like.shape[-1]:
+            tensor = _fold_kernel(tensor, like.shape[-1])
+        if tensor.shape != like.shape:
+            raise ValueError(f"its {key} is {tuple(tensor.shape)}, the new network's {tuple(like.shape)} (another width?)")
+        out[key] = tensor.to(like.dtype)
+    return out
 
 
 def machine_description(device: torch.device) -> str:

@@ -35,7 +35,7 @@ RUNTIME_CACHE_SHAPES = 16
 _EXAMPLE_SIDE = 32
 # Bump when FullFrameGraph or RegionGraph change, so cached conversions are made again.
 GRAPH_VERSION = 3
-# The last layer (9×9, 3 outputs) is converted in 2×2 pixel blocks: about a third faster on CPUs.
+# The last layer (3 outputs, a 9×9 or 5×5 kernel) is converted in 2×2 pixel blocks: faster on CPUs.
 LAST_LAYER_BLOCKS = 2
 
 
