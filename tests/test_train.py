@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +18,16 @@ import torch
 
 from fdstyle_core.cli import train as train_cmd
 from fdstyle_core.cli.main import COMMANDS
-from fdstyle_core.engine.network import Architecture
+from fdstyle_core.engine.network import Architecture, TransformerNet
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.training.perceptual import PerceptualLoss, StyleScale, parse_style_scales
-from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS, find_entry
+from fdstyle_core.engine.manifest import DEVICE_CLASSES, REQUIRED_FIELDS, find_entry, read_entries, record_entry
 from fdstyle_core.engine.styles import PROJECT_MODELS_DIR, load_network, read_state_dict
 from fdstyle_core.training.trainer import TrainConfig, Trainer, train
 from fdstyle_core.training.data import ContentBatches
 from fdstyle_core.training.vgg import CAFFE_INPUT, build_features, layer_names, load_vgg
 
-from conftest import read_rgb
+from conftest import REPO, read_rgb
 
 TINY = dict(crop=32, batch_size=2, log_every=1, preview_every=0, checkpoint_every=0, device="cpu")
 
@@ -284,6 +287,37 @@ def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Pat
             Trainer(_config(tmp_path, content, partial_vgg, teacher=shipped, init=shipped, width=0.25, **bigger)).start_from_style()
     with pytest.raises(FdstyleError, match="end kernel 4 is not an odd number"):
         _config(tmp_path, content, partial_vgg, teacher=shipped, width=0.25, end_kernel=4)
+
+
+def test_the_shrink_tool_keeps_the_originals_shrinks_each_style_and_resumes(tmp_path: Path, content: Path) -> None:
+    """tools/shrink_styles.sh on two 9×9 styles, one the default: the originals are kept as the
+    teachers, each style comes back with 5×5 ends under its name, the default stays the default,
+    and a second run goes on from the checkpoints."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name, default in (("first", True), ("second", False)):
+        torch.manual_seed(len(name))
+        torch.save(TransformerNet(0.25).state_dict(), models / f"{name}.pth")
+        record_entry(models, {"name": name, "display_name": name.title(), "painting": f"{name}.jpg"}, default)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "content").symlink_to(content)
+    env = {**os.environ, "OUT": str(models), "RUNS": str(tmp_path / "runs"), "MINUTES": "0.02", "PYTHON": sys.executable}
+    steps = []
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", str(REPO / "tools" / "shrink_styles.sh"), str(data)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        entries = read_entries(models)
+        steps.append([entries[name]["steps"] for name in ("first", "second")])
+    assert all(0 < before < after for before, after in zip(*steps))  # the second run counted on from the first
+    teachers = tmp_path / "runs" / "teachers"
+    for name in ("first", "second"):
+        assert load_network(teachers / f"{name}.pth").architecture.end_kernel == 9
+        assert load_network(models / f"{name}.pth").architecture == Architecture(0.25, 5, 5)
+        assert entries[name]["teacher_recipe"]["painting"] == f"{name}.jpg" and entries[name]["display_name"] == name.title()
+    assert entries["first"]["default"] and not entries["second"]["default"]
 
 
 def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:

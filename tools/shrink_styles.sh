@@ -16,6 +16,7 @@
 #   OUT=models                    the styles to shrink, and where the shrunk ones go (width 0.25)
 #   TEACHERS=runs/teachers        where the 9×9 originals are kept
 #   RUNS=runs                     checkpoints and previews
+#   PYTHON=python3                the interpreter with fdstyle installed
 set -euo pipefail
 
 DATA=${1:-../shared/data}
@@ -23,10 +24,11 @@ MINUTES=${MINUTES:-12}
 OUT=${OUT:-models}
 RUNS=${RUNS:-runs}
 TEACHERS=${TEACHERS:-$RUNS/teachers}
+PYTHON=${PYTHON:-python3}
 
 if [[ ! -d "$TEACHERS" ]]; then
     mkdir -p "$TEACHERS"
-    python - "$OUT" "$TEACHERS" <<'EOF'
+    "$PYTHON" - "$OUT" "$TEACHERS" <<'EOF'
 import shutil
 import sys
 from pathlib import Path
@@ -42,7 +44,7 @@ shutil.copy2(source / "styles.json", teachers / "styles.json")
 EOF
 fi
 STYLES=${STYLES:-$(cd "$TEACHERS" && ls -- *.pth | sed 's/\.pth$//')}
-DEFAULT=$(python - "$TEACHERS" <<'EOF'
+DEFAULT=$("$PYTHON" - "$TEACHERS" <<'EOF'
 import sys
 from pathlib import Path
 
@@ -57,7 +59,7 @@ for name in $STYLES; do
     [[ " $DEFAULT " == *" $name "* ]] && default=(--default)
     start=(--init "$TEACHERS/$name.pth")
     [[ -f "$RUNS/${name}_k5/checkpoint.pt" ]] && start=(--resume)
-    python -m fdstyle_core train --teacher "$TEACHERS/$name.pth" "${start[@]}" --width 0.25 --end-kernel 5 \
+    "$PYTHON" -m fdstyle_core train --teacher "$TEACHERS/$name.pth" "${start[@]}" --width 0.25 --end-kernel 5 \
         --content-dir "$DATA/content" -o "$OUT/$name.pth" --run-dir "$RUNS/${name}_k5" --crop 128 --batch-size 4 --lr 1e-3 \
         --steps 100000 --max-minutes "$MINUTES" --checkpoint-every 500 --preview-every 500 "${default[@]}"
 done
