@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -173,3 +176,20 @@ def test_the_styles_list_says_which_is_the_full_variant(sketch_with_full_variant
     listing = capsys.readouterr().out
     assert "Sketch (full, for GPUs) (default on gpu)" in listing
     assert "full variant" in listing
+
+
+def test_the_style_distance_tool_tells_a_copy_from_another_style(data_dir: Path, tmp_path: Path) -> None:
+    """tools/style_distance.py, which checks a distilled style against its teacher."""
+    tool = Path(__file__).resolve().parent.parent / "tools" / "style_distance.py"
+
+    def distance(first: str, second: str) -> float:
+        done = subprocess.run(
+            [sys.executable, str(tool), str(resolve_style(first)), str(resolve_style(second)), "--data", str(data_dir),
+             "--sheet", str(tmp_path / "sheet.png")], capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout.rsplit("mean ", 1)[1].split()[0])
+
+    assert distance("starry_night", "starry_night") > 100  # identical paintings
+    assert distance("starry_night", "the_scream") < 15
+    assert cv2.imread(str(tmp_path / "sheet.png")).shape == (3 * 360, 2 * 640, 3)

@@ -387,7 +387,8 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
     manifest_path = PROJECT_MODELS_DIR / "styles.json"
     entries = json.loads(manifest_path.read_text())["styles"] if manifest_path.is_file() else []
     ours = [e for e in entries if e.get("loss_network") or e.get("teacher")]
-    assert len([e for e in ours if not e.get("teacher")]) >= 6
+    paintings = [e for e in ours if e.get("loss_network") or (e.get("teacher_recipe") or {}).get("loss_network")]
+    assert len(paintings) >= 6  # trained from a painting, or distilled from a network that was
     assert sum(bool(e.get("default")) for e in entries) == 1
     for device_class in DEVICE_CLASSES:  # exactly one default for each kind of machine
         assert sum(device_class in e["default_for"] for e in entries) == 1, device_class
@@ -395,7 +396,10 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
     for entry in ours:  # a fast variant really is slim; a full one names the fast style it belongs to
         net = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")
         assert net.width == entry["width"] and (entry["variant"] == "fast") == (entry["width"] < 1)
+        assert net.architecture.end_kernel == entry.get("end_kernel", 9), entry["name"]
         assert entry["variant"] == "fast" or entry.get("variant_of") in fast, entry["name"]
+        if "teacher_recipe" in entry:  # a distilled style says how to make its teacher again
+            assert set(REQUIRED_FIELDS) - {"default_for"} <= set(entry["teacher_recipe"]), entry["name"]
     frame = read_rgb(data_dir / "models" / "reference" / "amber.jpg")
     frame = frame[: frame.shape[0] // 4 * 4, : frame.shape[1] // 4 * 4]
     x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
@@ -405,7 +409,7 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
         with torch.no_grad():
             outputs[entry["name"]] = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")(x).clamp(0, 255)
         assert (outputs[entry["name"]] - x).abs().mean() > 20, entry["name"]
-    names = [e["name"] for e in ours if not e.get("teacher")]
+    names = [e["name"] for e in paintings]
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert (outputs[a] - outputs[b]).abs().mean() > 10, (a, b)
