@@ -245,7 +245,9 @@ def test_init_trains_a_shipped_style_longer_and_counts_on(tmp_path: Path, conten
     shipped = PROJECT_MODELS_DIR / "starry_night.pth"
     entry = find_entry(shipped.parent, shipped.stem)
     assert entry is not None
-    trainer = Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.25, steps=entry["steps"] + 2, init=shipped))
+    shape = load_network(shipped).architecture
+    same = dict(width=shape.width, end_kernel=shape.end_kernel, residual_blocks=shape.residual_blocks)
+    trainer = Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, **same, steps=entry["steps"] + 2, init=shipped))
     trainer.start_from_style()
     assert torch.equal(trainer.model.conv1.conv2d.weight, read_state_dict(shipped)["conv1.conv2d.weight"])
     result = trainer.fit(progress=False)
@@ -253,20 +255,23 @@ def test_init_trains_a_shipped_style_longer_and_counts_on(tmp_path: Path, conten
     assert result.images_seen == entry["images_seen"] + 2 * trainer.config.batch_size
     assert result.entry["minutes"] >= entry["minutes"] and result.entry["started_from"] == "starry_night.pth"
     with pytest.raises(FdstyleError, match="cannot start from"):  # a width-0.5 run from a width-0.25 style
-        Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, width=0.5, init=shipped)).start_from_style()
+        Trainer(_config(tmp_path, content, partial_vgg, style_image=starry, **(same | {"width": 0.5}), init=shipped)).start_from_style()
     with pytest.raises(FdstyleError, match="give one of them"):
         _config(tmp_path, content, partial_vgg, style_image=starry, init=shipped, resume=True)
 
 
-def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Path, content: Path, partial_vgg: Path) -> None:
-    """A shipped style distilled into 5×5 end kernels and 3 residual blocks: it starts from the
+def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Path, content: Path, partial_vgg: Path, candy: Path) -> None:
+    """A trained 9×9 style distilled into 5×5 end kernels and 3 residual blocks: it starts from the
     style's own weights, counts from zero, and its entry keeps the teacher's recipe."""
-    shipped = PROJECT_MODELS_DIR / "starry_night.pth"
-    teacher_entry = find_entry(shipped.parent, shipped.stem)
-    config = _config(tmp_path, content, partial_vgg, teacher=shipped, init=shipped, width=0.25, end_kernel=5, residual_blocks=3, steps=3)
+    teachers = tmp_path / "teachers"
+    teachers.mkdir()
+    teacher = teachers / "candy.pth"
+    teacher.write_bytes(candy.read_bytes())
+    record_entry(teachers, {"name": "candy", "display_name": "Candy", "painting": "candy.jpg", "images_seen": 160_000}, False)
+    config = _config(tmp_path, content, partial_vgg, teacher=teacher, init=teacher, end_kernel=5, residual_blocks=3, steps=3)
     trainer = Trainer(config)
     trainer.start_from_style()
-    source = read_state_dict(shipped)
+    source = read_state_dict(teacher)
     assert trainer.step == 0 and "res4.conv1.conv2d.weight" not in trainer.model.state_dict()
     folded, centre = trainer.model.conv1.conv2d.weight, source["conv1.conv2d.weight"]
     assert torch.equal(folded[:, :, 1:4, 1:4], centre[:, :, 3:6, 3:6])  # the inner taps as they were
@@ -277,16 +282,16 @@ def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Pat
         assert 4 * trainer.loss_terms(batch)["distill"] < Trainer(config).loss_terms(batch)["distill"]
     result = trainer.fit(progress=False)
     student = load_network(result.output)
-    assert student.architecture == Architecture(0.25, 5, 3)
+    assert student.architecture == Architecture(1.0, 5, 3)
     assert (result.start_step, result.step) == (0, 3)
-    assert result.entry["end_kernel"] == 5 and result.entry["residual_blocks"] == 3 and result.entry["teacher"] == "starry_night.pth"
-    assert result.entry["teacher_recipe"]["images_seen"] == teacher_entry["images_seen"]
-    assert result.entry["painting"] == "starry_night.jpg" and result.entry["variant"] == "fast"
-    for bigger in (dict(end_kernel=11), dict(residual_blocks=6)):  # nothing to start the extra weights from
+    assert result.entry["end_kernel"] == 5 and result.entry["residual_blocks"] == 3 and result.entry["teacher"] == "candy.pth"
+    assert result.entry["teacher_recipe"]["images_seen"] == 160_000 and result.entry["display_name"] == "Candy"
+    assert result.entry["painting"] == "candy.jpg" and result.entry["variant"] == "full"
+    for bigger in (dict(end_kernel=11), dict(residual_blocks=6), dict(width=0.25)):  # nothing to start those weights from
         with pytest.raises(FdstyleError, match="cannot start from"):
-            Trainer(_config(tmp_path, content, partial_vgg, teacher=shipped, init=shipped, width=0.25, **bigger)).start_from_style()
+            Trainer(_config(tmp_path, content, partial_vgg, teacher=teacher, init=teacher, **bigger)).start_from_style()
     with pytest.raises(FdstyleError, match="end kernel 4 is not an odd number"):
-        _config(tmp_path, content, partial_vgg, teacher=shipped, width=0.25, end_kernel=4)
+        _config(tmp_path, content, partial_vgg, teacher=teacher, end_kernel=4)
 
 
 def test_the_shrink_tool_keeps_the_originals_shrinks_each_style_and_resumes(tmp_path: Path, content: Path) -> None:

@@ -89,7 +89,7 @@ class TrainConfig:
         if not self.max_minutes >= 0:  # also refuses nan
             raise FdstyleError("--max-minutes must be ≥ 0 (0 = no limit)")
         try:
-            self.architecture
+            self.architecture  # noqa: B018 - building it checks the three values
         except ValueError as exc:
             raise FdstyleError(f"--width, --end-kernel, --residual-blocks: {exc}") from None
         if self.precision not in PRECISIONS:
