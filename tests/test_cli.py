@@ -19,7 +19,7 @@ import torch
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.cli.main import stop_signals_ignored
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.io.video import FrameSink, open_source
+from fdstyle_core.io.video import FrameSink, frame_at, open_source
 from tests.conftest import REPO
 
 
@@ -326,3 +326,14 @@ def test_bench_compares_styles_side_by_side(candy: Path, tmp_path: Path) -> None
     rows = json.loads((tmp_path / "b.json").read_text())["results"]
     assert [r["style"] for r in rows] == ["candy", "starry_night"]
     assert re.search(r"starry_night torch cpu fp32 64x48 perframe: [\d.]+× candy's speed", result.stdout)
+
+
+def test_frame_at_reads_one_frame_and_names_a_missing_one(data_dir: Path, tmp_path: Path) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = cv2.imread(str(data_dir / "models" / "reference" / "amber.jpg"))[:32, :48]
+    for index in range(3):
+        cv2.imwrite(str(frames / f"{index}.png"), np.roll(image, index, axis=1))
+    assert np.array_equal(frame_at(frames, 2), cv2.cvtColor(np.roll(image, 2, axis=1), cv2.COLOR_BGR2RGB))
+    with pytest.raises(FdstyleError, match="has no frame 3"):
+        frame_at(frames, 3)

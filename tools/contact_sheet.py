@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -25,22 +24,11 @@ from fdstyle_core.errors import FdstyleError  # noqa: E402
 from fdstyle_core.engine.network import SIZE_MULTIPLE  # noqa: E402
 from fdstyle_core.engine.styles import load_network  # noqa: E402
 from fdstyle_core.engine.manifest import find_entry  # noqa: E402
-from fdstyle_core.io.video import open_source  # noqa: E402
+from fdstyle_core.io.video import frame_at  # noqa: E402
 
 LABEL_WIDTH = 220
 TALKING_FRAME = 60
 OFFICE_FRAME = "in001100.jpg"  # a person at the bookshelf, inside CDnet's temporal ROI
-
-
-def frame_at(spec: Path, index: int) -> np.ndarray:
-    source = open_source(str(spec))
-    try:
-        frame = next(islice(source.frames(), index, None), None)
-    finally:
-        source.close()
-    if frame is None:
-        raise FdstyleError(f"{spec} has no frame {index}")
-    return frame
 
 
 def fit_height(image: np.ndarray, height: int) -> np.ndarray:

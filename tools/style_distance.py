@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fdstyle_core.engine.styles import load_network  # noqa: E402
 from fdstyle_core.errors import FdstyleError  # noqa: E402
+from fdstyle_core.io.video import frame_at  # noqa: E402
 
 CLIPS = ("talking/retalking_1.mp4", "talking/liveportrait_d9.mp4", "pets2009_vtest.mp4")
 FRAME_INDEX = 30
@@ -28,16 +29,7 @@ SIZE = (640, 360)
 
 def frames(data: Path) -> list[np.ndarray]:
     """RGB frames, one from each clip."""
-    out = []
-    for clip in CLIPS:
-        capture = cv2.VideoCapture(str(data / "videos" / clip))
-        capture.set(cv2.CAP_PROP_POS_FRAMES, FRAME_INDEX)
-        ok, frame = capture.read()
-        capture.release()
-        if not ok:
-            raise FdstyleError(f"cannot read frame {FRAME_INDEX} of {data / 'videos' / clip}")
-        out.append(cv2.cvtColor(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
-    return out
+    return [cv2.resize(frame_at(data / "videos" / clip, FRAME_INDEX), SIZE, interpolation=cv2.INTER_AREA) for clip in CLIPS]
 
 
 def paint(net: torch.nn.Module, frame: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,31 +187,44 @@ def run(args: argparse.Namespace) -> int:
             totals[mode] = timing["mean_ms"]
             results.append({**where, "size": size_label, "mode": mode, **timing, "fps": 1000 / timing["mean_ms"]})
             bar.update(1)
-        if "perframe" in totals:
+        if "perframe" in totals and len(totals) > 1:
             over = {f"{mode}_over_perframe": total / totals["perframe"] for mode, total in totals.items() if mode != "perframe"}
             ratios.append({**where, "size": size_label, **over})
     bar.close()
-    speedups = engine_speedups(results)
-    print_table(results, ratios, speedups, compares_styles=len(styles) > 1)
+    speedups, by_style = engine_speedups(results), style_speedups(results)
+    print_table(results, ratios, speedups, by_style)
     if args.json:
         machine = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
         report = {"note": note, "torch": torch.__version__, "machine": machine, "warmup": args.warmup, "repeats": args.repeats}
         report["frames"] = args.clip or "synthetic moving disc"
-        write_json(args.json, {**report, "results": results, "ratios": ratios, "engine_speedups": speedups})
+        write_json(args.json, {**report, "results": results, "ratios": ratios, "engine_speedups": speedups, "style_speedups": by_style})
     return 0
 
 
-def engine_speedups(results: list[dict]) -> list[dict]:
-    """torch's mean time over each other engine's, per style, size, mode and precision of the same run."""
-    torch_ms = {(r["style"], r["size"], r["mode"], r["precision"]): r["mean_ms"] for r in results if r["engine_name"] == "torch"}
+def _speed_ratios(results: list[dict], is_baseline: Callable[[dict], bool], matched_on: tuple[str, ...], name: str) -> list[dict]:
+    """The baseline rows' mean time over each other row's with the same ``matched_on`` settings (same run)."""
+    baseline = {tuple(r[k] for k in matched_on): r["mean_ms"] for r in results if is_baseline(r)}
     return [
-        {"style": r["style"], "engine": r["engine"], "size": r["size"], "mode": r["mode"], "over_torch": torch_ms[key] / r["mean_ms"]}
+        {"style": r["style"], "engine": r["engine"], "size": r["size"], "mode": r["mode"], name: baseline[key] / r["mean_ms"]}
         for r in results
-        if r["engine_name"] != "torch" and (key := (r["style"], r["size"], r["mode"], r["precision"])) in torch_ms
+        if not is_baseline(r) and (key := tuple(r[k] for k in matched_on)) in baseline
     ]
 
 
-def print_table(results: list[dict], ratios: list[dict], speedups: list[dict], compares_styles: bool = False) -> None:
+def engine_speedups(results: list[dict]) -> list[dict]:
+    """torch's mean time over each other engine's, per style, size, mode and precision."""
+    return _speed_ratios(results, lambda r: r["engine_name"] == "torch", ("style", "size", "mode", "precision"), "over_torch")
+
+
+def style_speedups(results: list[dict]) -> list[dict]:
+    """The first style's mean time over each other style's, per engine, precision, size and mode."""
+    first = results[0]["style"]
+    ratios = _speed_ratios(results, lambda r: r["style"] == first, ("engine", "precision", "size", "mode"), "over_first")
+    return [{**r, "first": first} for r in ratios]
+
+
+def print_table(results: list[dict], ratios: list[dict], speedups: list[dict], by_style: list[dict]) -> None:
+    compares_styles = len({r["style"] for r in results}) > 1
     width = max(9, *(len(r["mode"]) for r in results))
     style_width = max(len(r["style"]) for r in results) + 1 if compares_styles else 0
 
@@ -228,17 +242,5 @@ def print_table(results: list[dict], ratios: list[dict], speedups: list[dict], c
         print(f"mean time / perframe's, {style(r)}{r['engine']} {r['size']}: {over}")
     for r in speedups:
         print(f"{style(r)}{r['engine']} {r['size']} {r['mode']}: {r['over_torch']:.2f}× torch's speed (same run)")
-    if compares_styles:
-        for line in style_speedups(results):
-            print(line)
-
-
-def style_speedups(results: list[dict]) -> list[str]:
-    """The first style's mean time over each other's, per engine, precision, size and mode (same run)."""
-    first = results[0]["style"]
-    base = {(r["engine"], r["precision"], r["size"], r["mode"]): r["mean_ms"] for r in results if r["style"] == first}
-    return [
-        f"{r['style']} {r['engine']} {r['size']} {r['mode']}: {base[key] / r['mean_ms']:.2f}× {first}'s speed (same run)"
-        for r in results
-        if r["style"] != first and (key := (r["engine"], r["precision"], r["size"], r["mode"])) in base
-    ]
+    for r in by_style:
+        print(f"{r['style']} {r['engine']} {r['size']} {r['mode']}: {r['over_first']:.2f}× {r['first']}'s speed (same run)")

@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -187,6 +188,18 @@ def open_source(spec: str) -> FrameSource:
             raise FdstyleError(f"screen region {spec} has no area")
         return ScreenCapture(region)  # type: ignore[arg-type]
     raise FdstyleError(f"input not found: {spec} (a video, a folder of frames, an image, a camera index or 'screen')")
+
+
+def frame_at(spec: str | Path, index: int) -> np.ndarray:
+    """Frame ``index`` (from 0) of a video, frame folder or image, RGB."""
+    source = open_source(str(spec))
+    try:
+        frame = next(islice(source.frames(), index, None), None)
+    finally:
+        source.close()
+    if frame is None:
+        raise FdstyleError(f"{spec} has no frame {index}")
+    return frame
 
 
 def parse_size(text: str) -> tuple[int, int]:
