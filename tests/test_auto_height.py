@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fdstyle_core.engine.auto_height import HEIGHTS, choose_height, larger_height, smaller_height
-from fdstyle_core.engine.pipeline import AUTO_HEIGHT, Pipeline, PipelineConfig
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, MIN_SOURCE_FPS, Pipeline, PipelineConfig
 
 
 def quadratic(ms_at_240: float):  # type: ignore[no-untyped-def]
@@ -59,13 +59,28 @@ def test_the_pipeline_measures_at_the_first_frame_and_on_a_camera_change(candy: 
         assert pipeline.painter.processing_height == pipeline.auto_height.height
         assert "Automatic:" in pipeline.description
     chosen = pipeline.auto_height.height
-    assert not pipeline.raise_height(60.0)  # never above what was measured
-    assert pipeline.lower_height(3.0) and pipeline.auto_height.height < chosen
+    assert pipeline.taller_height is None and not pipeline.raise_height(15.0)  # never above the camera
+    assert pipeline.lower_height(400.0) and pipeline.auto_height.height < chosen
     assert "stepped down" in pipeline.description
-    assert pipeline.raise_height(60.0) and pipeline.auto_height.height == chosen
-    assert "stepped back up" in pipeline.description
+    assert pipeline.taller_height == chosen and pipeline.raise_height(15.0) and pipeline.auto_height.height == chosen
+    assert "stepped up" in pipeline.description
 
 
 def test_steps_follow_the_height_list_and_stop_at_the_ends() -> None:
     assert smaller_height(360) == 288 and smaller_height(HEIGHTS[-1]) is None
     assert larger_height(240, 720) == 288 and larger_height(480, 500) == 500 and larger_height(500, 500) is None
+
+
+def test_a_source_slower_than_the_target_is_painted_for_its_own_rate(candy: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(style=str(candy), processing_height=AUTO_HEIGHT, target_fps=30))
+    assert not pipeline.aim_at_source_rate(12.0)  # nothing measured before a frame arrives
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    pipeline.process(frame)
+    assert not pipeline.aim_at_source_rate(28.0)  # a 29.97 fps camera is a 30 fps one
+    assert pipeline.aim_at_source_rate(12.0) and pipeline.aimed_fps == 12.0
+    assert "Automatic (the source's 12 fps):" in pipeline.description
+    assert pipeline.aim_at_source_rate(1.0) and pipeline.aimed_fps == MIN_SOURCE_FPS  # a paused source is not slow
+    assert not pipeline.aim_at_source_rate(MIN_SOURCE_FPS)
+    other_camera = np.random.default_rng(1).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    pipeline.process(other_camera)
+    assert pipeline.aimed_fps == 30 and "source's" not in pipeline.description  # its rate is not known yet

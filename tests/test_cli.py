@@ -47,6 +47,7 @@ def test_stylize_video_keeps_frame_count_and_size(data_dir: Path, candy: Path, t
     )
     assert result.returncode == 0, result.stderr
     assert "9 frames 130x98" in result.stdout and "fps" in result.stdout
+    assert "Automatic" not in result.stdout  # a file is painted at its own size
     frames = video_frames(out)
     assert len(frames) == 9 and frames[0].shape == (98, 130, 3)
     assert len(video_frames(mask)) == 9
@@ -170,7 +171,7 @@ def test_styles_lists_user_folder(tmp_path: Path, candy: Path) -> None:
 
 
 def test_stylize_screen_region_under_xvfb(candy: Path, tmp_path: Path) -> None:
-    """`screen:X,Y,W,H` grabs a real (virtual) screen with mss."""
+    """`screen:X,Y,W,H` grabs a real (virtual) screen with mss, painted at the height that keeps up live."""
     read_fd, write_fd = os.pipe()
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
@@ -187,6 +188,7 @@ def test_stylize_screen_region_under_xvfb(candy: Path, tmp_path: Path) -> None:
             cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "DISPLAY": f":{display}"},
         )
         assert result.returncode == 0, result.stderr
+        assert "Automatic:" in result.stdout, result.stdout
         frames = video_frames(out)
         assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
     finally:

@@ -416,12 +416,12 @@ def test_defaults_on_a_640x360_camera_paint_with_the_default_engine(data_dir: Pa
     clip = make_clip(data_dir / "videos" / "talking" / "retalking_1.mp4", tmp_path / "talking.mp4", (640, 360), 0)
     script = {"path": str(REPO / "obs_fdstyle.py"), "settings": {"camera_source": "Camera"}}
     with Obs(tmp_path / "obs", [scene_collection("Defaults", clip, script)], env={"FDSTYLE_VENV": str(VENV)}) as obs:
-        wait_for(lambda: obs.vendor("get_status")["frames"] >= 90, "90 painted frames", obs, timeout=180)
+        wait_for(lambda: obs.vendor("get_status")["frames"] >= 150, "150 painted frames (Automatic settles)", obs, timeout=180)
         status = obs.vendor("get_status")
         stats = obs.stats()
     print(f"defaults, 640x360 camera: {status['text']}; OBS active fps {stats['activeFps']:.1f}")
     assert status["problem"] == "" and status["device"].startswith("openvino CPU"), status
-    assert "Automatic:" in status["device"] and status["fps"] > 0, status
+    assert "Automatic" in status["device"] and status["fps"] > 0, status
     assert obs.exit_code == 0, obs.output_tail()
 
 

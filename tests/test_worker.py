@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.engine.pipeline import AUTO_HEIGHT, Pipeline, PipelineConfig
 from fdstyle_core.live import worker as worker_module
 from fdstyle_core.live.worker import Worker, WorkerConfig, WorkerStatus
 
@@ -38,6 +38,21 @@ class Camera:
     def __call__(self) -> np.ndarray:
         self.calls += 1
         return self.rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)
+
+
+class SteadyCamera:
+    """A reader whose picture changes ``fps`` times a second, like a real camera read more often."""
+
+    def __init__(self, fps: float) -> None:
+        self.period, self.started = 1 / fps, time.monotonic()
+        self.rng = np.random.default_rng(0)
+        self.frames: dict[int, np.ndarray] = {}
+
+    def __call__(self) -> np.ndarray:
+        index = int((time.monotonic() - self.started) / self.period)
+        if index not in self.frames:
+            self.frames = {index: self.rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)}
+        return self.frames[index]
 
 
 class Sink:
@@ -137,6 +152,23 @@ def test_disabled_passes_frames_through_and_mask_is_shown(config: WorkerConfig) 
         worker.stop()
     last = sink.frames[-1]
     assert set(np.unique(last[:, :, :3])) <= {0, 255}, "the mask is black and white"
+
+
+@pytest.mark.parametrize("camera_fps", [12, None])
+def test_automatic_aims_at_a_camera_slower_than_the_target(config: WorkerConfig, camera_fps: float | None) -> None:
+    automatic = replace(config.pipeline, processing_height=AUTO_HEIGHT, target_fps=60)
+    camera = SteadyCamera(camera_fps) if camera_fps else Camera()  # None: a new picture at every read
+    sink = Sink()
+    worker = run(Worker(camera, sink, replace(config, pipeline=automatic)))
+    try:
+        wait_until(lambda: sink.count() >= 2 * worker_module.JUDGE_AFTER_FRAMES + 5)
+        status = worker.status
+    finally:
+        worker.stop()
+    if camera_fps:
+        assert "Automatic (the source's 1" in status.device, status  # 12 fps, give or take a frame
+    else:
+        assert "source's" not in status.device, status
 
 
 def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig) -> None:

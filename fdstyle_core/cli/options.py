@@ -67,10 +67,14 @@ def add_pipeline_options(parser: argparse.ArgumentParser, style_required: bool =
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for the network (0 = all cores)")
     parser.add_argument(
-        "--processing-height", type=parse_processing_height, default=FULL_SIZE,
-        help=f"stylize at most this many rows high (0 = frame size; auto = {AUTO_HEIGHT_RULE})",
+        "--processing-height", type=parse_processing_height,
+        help=f"stylize at most this many rows high (0 = frame size; auto = {AUTO_HEIGHT_RULE}; "
+        "default: auto for a camera or the screen, else the frame size)",
     )
-    parser.add_argument("--target-fps", type=positive_float, default=30.0, help="the frame rate --processing-height auto keeps")
+    parser.add_argument(
+        "--target-fps", type=positive_float, default=30.0,
+        help="the frame rate --processing-height auto keeps (at most a camera's own)",
+    )
     parser.add_argument("--resize", type=parse_size_arg, help="resize input frames to WxH first")
     parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after N frames (0 = all)")
 
@@ -190,7 +194,12 @@ def style_argument(args: argparse.Namespace, machine: str = "cpu") -> str:
     return str(style.path)
 
 
-def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
+def pipeline_config(args: argparse.Namespace, mode: str, live_fps: float | None = None) -> PipelineConfig:
+    """The pipeline the options ask for; ``live_fps`` is a live source's frame rate (a camera, the
+    screen), which is painted at the height that keeps up with it unless --processing-height says otherwise."""
+    height = args.processing_height
+    if height is None:
+        height = AUTO_HEIGHT if live_fps else FULL_SIZE
     return PipelineConfig(
         style=style_argument(args, device_class(args.device, args.engine)),
         mode=mode,
@@ -199,8 +208,8 @@ def pipeline_config(args: argparse.Namespace, mode: str) -> PipelineConfig:
         engine=args.engine,
         precision=args.precision,
         threads=args.threads,
-        target_fps=args.target_fps,
-        processing_height=args.processing_height,
+        target_fps=min(args.target_fps, live_fps or args.target_fps),
+        processing_height=height,
         strength=args.strength / 100,
         keep_colours=args.keep_colours,
     )

@@ -26,8 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipeline = Pipeline(pipeline_config(args, args.mode))
     source = open_source(args.input)
+    live = source.frame_count is None
+    try:
+        pipeline = Pipeline(pipeline_config(args, args.mode, live_fps=source.fps if live else None))
+    except BaseException:
+        source.close()
+        raise
     total = source.frame_count
     if args.max_frames:
         total = min(total, args.max_frames) if total else args.max_frames

@@ -35,6 +35,10 @@ AUTO_HEIGHT = -1
 NETWORK_SHARE = 0.8
 # Engines kept built per style and settings, so that switching styles back and forth is instant.
 MAX_CACHED_ENGINES = 4
+# Automatic aims at a source's own frame rate only when it is this much below the current aim
+# (a 29.97 fps camera is a 30 fps one), and never below the floor (a paused source is not slow).
+SOURCE_RATE_MARGIN = 0.85
+MIN_SOURCE_FPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Pipeline:
         self.painter: Painter  # made by configure
         self._frame_shape: tuple[int, int] | None = None
         self.auto_height: HeightChoice | None = None  # what Automatic paints at now, for this frame size
-        self._measured_height: HeightChoice | None = None  # what its measurement chose
+        self.aimed_fps = config.target_fps  # what Automatic keeps: the target, or a slower source's rate
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
         self.last_work = PaintWork()  # the network work of the last frame
@@ -156,7 +160,8 @@ class Pipeline:
         self.choice, self.style_path, self.config = choice, style_path, config
         torch.set_num_threads(host_threads(choice.engine, config.threads))
         if restart:  # a mask-only change keeps the painter and its normalization statistics
-            self.auto_height = self._measured_height = None
+            self.auto_height = None
+            self.aimed_fps = config.target_fps
             self.painter = self._new_painter(max(config.processing_height, FULL_SIZE))
             self._stabilizer = make_stabilizer(config.mode, config.mask)
             self._frame_shape = None  # Automatic measures again at the next frame
@@ -181,22 +186,35 @@ class Pipeline:
         config = self.config
         assert config is not None
         budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        self.auto_height = self._measured_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
+        self.auto_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
         self.painter = self._new_painter(self.auto_height.height)
 
-    def lower_height(self, measured_fps: float) -> bool:
-        """Automatic only: step down one height after the live frame rate fell short; False at the smallest."""
+    def lower_height(self, frame_ms: float) -> bool:
+        """Automatic only: step down one height after frames took too long; False at the smallest."""
         if self.auto_height is None:
             return False
-        return self._step_to(smaller_height(self.auto_height.height), f"stepped down, {measured_fps:.1f} fps was too slow")
+        return self._step_to(smaller_height(self.auto_height.height), f"stepped down, {frame_ms:.0f} ms a frame was too slow")
 
-    def raise_height(self, measured_fps: float) -> bool:
-        """Automatic only: step back up one height (never above what was measured) once frames are
-        fast again, so a busy minute does not leave the painting coarse for good."""
-        if self.auto_height is None or self._measured_height is None:
+    @property
+    def taller_height(self) -> int | None:
+        """Automatic only: the height one step up (at most the frame's own), or None."""
+        if self.auto_height is None or self._frame_shape is None:
+            return None
+        return larger_height(self.auto_height.height, self._frame_shape[0])
+
+    def raise_height(self, frame_ms: float) -> bool:
+        """Automatic only: step up one height once frames have room, so a busy minute does not
+        leave the painting coarse for good, and a slow camera is painted taller."""
+        return self._step_to(self.taller_height, f"stepped up, {frame_ms:.0f} ms a frame left room")
+
+    def aim_at_source_rate(self, source_fps: float) -> bool:
+        """Automatic only: keep a source's own frame rate when it delivers fewer frames than the
+        aimed fps (a 15 fps camera leaves twice the time to paint taller); False when unchanged."""
+        fps = max(source_fps, MIN_SOURCE_FPS)
+        if self.auto_height is None or fps > SOURCE_RATE_MARGIN * self.aimed_fps:
             return False
-        height = larger_height(self.auto_height.height, self._measured_height.height)
-        return self._step_to(height, f"stepped back up, {measured_fps:.1f} fps had room")
+        self.aimed_fps = fps
+        return True
 
     def _step_to(self, height: int | None, why: str) -> bool:
         if height is None:
@@ -209,7 +227,9 @@ class Pipeline:
     @property
     def description(self) -> str:
         if self.auto_height is not None:
-            return f"{self.choice.engine.label}, Automatic: {self.auto_height.reason}"
+            assert self.config is not None
+            source = f" (the source's {self.aimed_fps:.0f} fps)" if self.aimed_fps < self.config.target_fps else ""
+            return f"{self.choice.engine.label}, Automatic{source}: {self.auto_height.reason}"
         height = self.painter.processing_height
         return self.choice.engine.label + (f", paints at ≤ {height} px high" if height else "")
 
@@ -224,6 +244,7 @@ class Pipeline:
         if shape != self._frame_shape:
             self._frame_shape = shape
             if config.processing_height == AUTO_HEIGHT:
+                self.aimed_fps = config.target_fps  # another camera: its rate is not known yet
                 self._choose_auto_height(*shape)
             self.reset()
         t0 = time.perf_counter()

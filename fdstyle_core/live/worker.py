@@ -34,12 +34,17 @@ SMOOTHING = 0.2
 WORKER_THREAD = "fdstyle-worker"
 # Out of memory on a GPU halves the painted height down to this before leaving the GPU.
 OOM_MIN_HEIGHT = 180
-# Automatic height steps down when, after this many frames at a height, a frame takes longer than
-# its share of the target period (camera-independent: a 15 fps camera does not count as slow).
+# Automatic height judges a height after this many frames at it.  It steps down when a frame takes
+# longer than this many periods of the target fps (a call shows at most 30; fewer still look smooth)
 JUDGE_AFTER_FRAMES = 30
 SLOW_PERIOD_FACTOR = 1.6
-# ... and one back up (never above what it measured) when frames take under this share of it.
-FAST_PERIOD_FACTOR = 0.5
+# ... or of a slower source's own rate, where every frame beyond it is a camera frame dropped.  It
+# steps up when a frame, its time grown with the pixel count, would still fit a period there (an
+# overestimate: reading, the stabilizer and the output do not grow with the painted height).
+SOURCE_SLOW_FACTOR = 1.2
+# When the worker had to wait for at least this share of its frames (a read found no new picture
+# first), the source is slower than the painting: Automatic aims at the source's rate instead.
+SOURCE_BOUND_SHARE = 0.5
 # A failure that repeats frame after frame is logged again only every this many times.
 REPEAT_LOG_EVERY = 1000
 
@@ -74,6 +79,21 @@ class WorkerStatus:
         if self.problem:
             parts.append(f"problem: {self.problem}")
         return " · ".join(parts)
+
+
+@dataclass
+class Judgement:
+    """The frames painted at Automatic's current height: how many, how many the worker had to wait
+    for (the source was slower), and when the first was done."""
+
+    choice: object = None
+    frames: int = 0
+    waited: int = 0
+    since: float = 0.0
+
+    def source_fps(self, now: float) -> float:
+        """Frames per second over the judgement (the source's rate when most were waited for)."""
+        return (self.frames - 1) / (now - self.since) if now > self.since else 0.0
 
 
 def is_gpu_failure(exc: BaseException, pipeline: Pipeline | None) -> bool:
@@ -116,7 +136,8 @@ class Worker:
         self._last_input: np.ndarray | None = None
         self._last_done: float | None = None
         self._repaint = threading.Event()
-        self._judged: tuple[object, int] = (None, 0)  # (Automatic's choice, frames processed at it)
+        self._judged = Judgement()
+        self._waited = False  # the next frame had to be waited for
         self._failures: tuple[str, int] = ("", 0)  # (the last failure, how many times in a row)
 
     # -- control (any thread) ------------------------------------------------------------
@@ -261,6 +282,7 @@ class Worker:
                 self._stop.wait(IDLE_S * 5)
                 continue
             if frame is None or not is_new_frame(frame, self._last_input):
+                self._waited = frame is not None
                 continue  # no new picture: try again at the next tick
             self._last_input = frame
             if self._repaint.is_set() and self._pipeline is not None:
@@ -281,23 +303,41 @@ class Worker:
             self._keep_frame_rate()
 
     def _keep_frame_rate(self) -> None:
-        """Automatic height only: one height down when frames keep taking too long for the target fps."""
+        """Automatic height only: aim at a source slower than the target fps, one height down when
+        frames keep taking too long for the aimed fps, one up when they have room."""
         pipeline = self._pipeline
         if pipeline is None or pipeline.auto_height is None or pipeline.config is None:
             return
-        choice, frames = self._judged
-        frames = frames + 1 if choice is pipeline.auto_height else 1
-        self._judged = (pipeline.auto_height, frames)
-        latency = self.status.latency_ms
-        period = 1000 / pipeline.config.target_fps
-        if frames >= JUDGE_AFTER_FRAMES and latency > SLOW_PERIOD_FACTOR * period:
-            if pipeline.lower_height(1000 / latency):
-                log.info("Automatic height: %s", pipeline.auto_height.reason)
-        elif frames >= JUDGE_AFTER_FRAMES and latency < FAST_PERIOD_FACTOR * period:
-            if pipeline.raise_height(1000 / latency):
-                log.info("Automatic height: %s", pipeline.auto_height.reason)
+        now, judged = time.perf_counter(), self._judged
+        if judged.choice is not pipeline.auto_height:
+            judged = self._judged = Judgement(pipeline.auto_height, since=now)
+        judged.frames += 1
+        judged.waited += self._waited
+        self._waited = False
+        if judged.frames >= JUDGE_AFTER_FRAMES:
+            self._judge(pipeline, judged, now)
         if self.status.device != pipeline.description:
             self._set_status(device=pipeline.description)
+
+    def _judge(self, pipeline: Pipeline, judged: Judgement, now: float) -> None:
+        assert pipeline.auto_height is not None and pipeline.config is not None
+        latency = self.status.latency_ms
+        period = 1000 / pipeline.aimed_fps
+        slow = SOURCE_SLOW_FACTOR if pipeline.aimed_fps < pipeline.config.target_fps else SLOW_PERIOD_FACTOR
+        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.source_fps(now)):
+            log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
+            self._judged = Judgement()  # judge the new aim on frames of its own
+        elif latency > slow * period:
+            if pipeline.lower_height(latency):
+                log.info("Automatic height: %s", pipeline.auto_height.reason)
+        elif self._fits_taller(pipeline, latency, period):
+            if pipeline.raise_height(latency):
+                log.info("Automatic height: %s", pipeline.auto_height.reason)
+
+    @staticmethod
+    def _fits_taller(pipeline: Pipeline, latency: float, period: float) -> bool:
+        taller, height = pipeline.taller_height, pipeline.auto_height
+        return taller is not None and height is not None and latency * (taller / height.height) ** 2 < period
 
     def _report_failure(self, what: str, exc: Exception) -> None:
         """Log a failure with its traceback once, then count repeats of it (a broken camera or
@@ -323,9 +363,9 @@ class Worker:
             status = self._status
             last, self._last_done = self._last_done, now
             fps = status.fps
-            if last is not None and now > last:
-                instant = 1.0 / (now - last)
-                fps = instant if not fps else fps + SMOOTHING * (instant - fps)
+            if last is not None and now > last:  # smooth the interval, not its inverse: a 15 fps camera
+                interval = now - last  # read at 30 fps gives 33 and 100 ms intervals, whose 1/x average 20
+                fps = 1.0 / (interval if not fps else 1.0 / fps + SMOOTHING * (interval - 1.0 / fps))
             smoothed = latency if not status.latency_ms else status.latency_ms + SMOOTHING * (latency - status.latency_ms)
             problem = "" if status.problem.startswith(("a frame failed", "reading failed")) else status.problem
             self._status = replace(status, fps=fps, latency_ms=smoothed, problem=problem, frames=status.frames + 1)
