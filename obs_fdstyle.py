@@ -110,8 +110,9 @@ TOOLTIPS = {
     "skip_work": "reference mode: run the network only when something moved, and paint only the moving region.",
     "processing_height": "Height the network paints at, at most (the painting is scaled back to the camera's size). "
     "Lower is much faster; Automatic times the network on this machine and picks the largest height "
-    "that keeps the target fps (the status says which and why).",
-    "target_fps": "The frame rate Automatic processing height keeps; 0 = OBS's own, at most 30.",
+    "that keeps the target fps, or a slower camera's own (the status says which and why).",
+    "target_fps": "The frame rate Automatic processing height keeps; 0 = OBS's own, at most 30. "
+    "A camera that delivers fewer frames is followed at its own rate.",
     "strength": "How much of the painting shows: 0 % is the camera, 100 % the painting.",
     "keep_colours": "Paint the brightness only and keep your camera's colours (skin stays skin-coloured).",
     "device": "Where the network runs (this machine's devices): auto picks CUDA, then Apple MPS, then the CPU.",
