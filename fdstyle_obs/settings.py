@@ -128,7 +128,10 @@ def to_worker_config(values: Mapping[str, Any], max_fps: float) -> WorkerConfig:
         strength=int(values["strength"]) / 100,
         keep_colours=bool(values["keep_colours"]),
     )
-    return WorkerConfig(pipeline, enabled=bool(values["enabled"]), show_mask=bool(values["show_mask"]), max_fps=max_fps)
+    return WorkerConfig(
+        pipeline, enabled=bool(values["enabled"]), show_mask=bool(values["show_mask"]), max_fps=max_fps,
+        source=str(values["camera_source"]),
+    )
 
 
 def _checked(key: str, value: Any) -> Any:

@@ -8,6 +8,7 @@ import numpy as np
 
 from fdstyle_core.engine.auto_height import HEIGHTS, choose_height, larger_height, smaller_height
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, MIN_SOURCE_FPS, Pipeline, PipelineConfig
+from fdstyle_core.engine.styles import default_style
 
 
 def quadratic(ms_at_240: float):  # type: ignore[no-untyped-def]
@@ -77,10 +78,20 @@ def test_a_source_slower_than_the_target_is_painted_for_its_own_rate(candy: Path
     frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     pipeline.process(frame)
     assert not pipeline.aim_at_source_rate(28.0)  # a 29.97 fps camera is a 30 fps one
+    assert not pipeline.aim_at_source_rate(MIN_SOURCE_FPS / 2)  # a stalled source, not a slow one
     assert pipeline.aim_at_source_rate(12.0) and pipeline.aimed_fps == 12.0
     assert "Automatic (the source's 12 fps):" in pipeline.description
-    assert pipeline.aim_at_source_rate(1.0) and pipeline.aimed_fps == MIN_SOURCE_FPS  # a paused source is not slow
-    assert not pipeline.aim_at_source_rate(MIN_SOURCE_FPS)
-    other_camera = np.random.default_rng(1).integers(0, 256, (90, 160, 3), dtype=np.uint8)
-    pipeline.process(other_camera)
-    assert pipeline.aimed_fps == 30 and "source's" not in pipeline.description  # its rate is not known yet
+    pipeline.forget_source_rate()  # another camera: its rate is not known yet
+    pipeline.process(frame)
+    assert pipeline.aimed_fps == 30 and "source's" not in pipeline.description
+
+
+def test_steps_up_stop_at_what_was_measured_for_the_aimed_rate() -> None:
+    style = default_style()
+    assert style is not None
+    pipeline = Pipeline(PipelineConfig(style=str(style.path), processing_height=AUTO_HEIGHT, target_fps=1000))
+    frame = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    pipeline.process(frame)
+    assert pipeline.auto_height is not None and pipeline.auto_height.height == HEIGHTS[-1]  # 1000 fps: the smallest
+    assert pipeline.taller_height is None  # a still scene's fast frames do not lift it past the measurement
+    assert pipeline.aim_at_source_rate(MIN_SOURCE_FPS) and pipeline.taller_height is not None  # 10 fps: measured taller

@@ -27,9 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source = open_source(args.input)
-    live = source.frame_count is None
     try:
-        pipeline = Pipeline(pipeline_config(args, args.mode, live_fps=source.fps if live else None))
+        pipeline = Pipeline(pipeline_config(args, args.mode, live_fps=source.fps if source.live else None))
     except BaseException:
         source.close()
         raise

@@ -119,6 +119,7 @@ class Pipeline:
         self._frame_shape: tuple[int, int] | None = None
         self.auto_height: HeightChoice | None = None  # what Automatic paints at now, for this frame size
         self.aimed_fps = config.target_fps  # what Automatic keeps: the target, or a slower source's rate
+        self._ceiling: HeightChoice | None = None  # the most Automatic climbs to: measured for the aimed fps
         self.last_result: StepResult | None = None
         self.timings: dict[str, float] = {}
         self.last_work = PaintWork()  # the network work of the last frame
@@ -160,7 +161,7 @@ class Pipeline:
         self.choice, self.style_path, self.config = choice, style_path, config
         torch.set_num_threads(host_threads(choice.engine, config.threads))
         if restart:  # a mask-only change keeps the painter and its normalization statistics
-            self.auto_height = None
+            self.auto_height = self._ceiling = None
             self.aimed_fps = config.target_fps
             self.painter = self._new_painter(max(config.processing_height, FULL_SIZE))
             self._stabilizer = make_stabilizer(config.mode, config.mask)
@@ -185,9 +186,15 @@ class Pipeline:
         """Time the network on this machine and paint at the largest height that keeps the target fps."""
         config = self.config
         assert config is not None
-        budget = 1000 / config.target_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        self.auto_height = choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
+        self.auto_height = self._ceiling = self._measure_height(height, width)
         self.painter = self._new_painter(self.auto_height.height)
+
+    def _measure_height(self, height: int, width: int) -> HeightChoice:
+        """The largest height whose full pass fits the aimed frame period's budget, timed on this machine."""
+        config = self.config
+        assert config is not None
+        budget = 1000 / self.aimed_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
+        return choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
 
     def lower_height(self, frame_ms: float) -> bool:
         """Automatic only: step down one height after frames took too long; False at the smallest."""
@@ -197,10 +204,11 @@ class Pipeline:
 
     @property
     def taller_height(self) -> int | None:
-        """Automatic only: the height one step up (at most the frame's own), or None."""
-        if self.auto_height is None or self._frame_shape is None:
+        """Automatic only: the height one step up, or None.  Never above what was measured to fit
+        the aimed fps: a still scene in `reference` paints nothing, and its fast frames say little."""
+        if self.auto_height is None or self._ceiling is None:
             return None
-        return larger_height(self.auto_height.height, self._frame_shape[0])
+        return larger_height(self.auto_height.height, self._ceiling.height)
 
     def raise_height(self, frame_ms: float) -> bool:
         """Automatic only: step up one height once frames have room, so a busy minute does not
@@ -209,12 +217,21 @@ class Pipeline:
 
     def aim_at_source_rate(self, source_fps: float) -> bool:
         """Automatic only: keep a source's own frame rate when it delivers fewer frames than the
-        aimed fps (a 15 fps camera leaves twice the time to paint taller); False when unchanged."""
-        fps = max(source_fps, MIN_SOURCE_FPS)
-        if self.auto_height is None or fps > SOURCE_RATE_MARGIN * self.aimed_fps:
+        aimed fps (a 15 fps camera leaves twice the time to paint taller), and measure how tall that
+        allows; False when unchanged, and below :data:`MIN_SOURCE_FPS` (a stalled source, not a slow one)."""
+        if self.auto_height is None or self._frame_shape is None:
             return False
-        self.aimed_fps = fps
+        if not MIN_SOURCE_FPS <= source_fps <= SOURCE_RATE_MARGIN * self.aimed_fps:
+            return False
+        self.aimed_fps = source_fps
+        self._ceiling = self._measure_height(*self._frame_shape)
         return True
+
+    def forget_source_rate(self) -> None:
+        """Another source is read: aim at the target fps again, and measure afresh at its first frame."""
+        assert self.config is not None
+        if self.config.processing_height == AUTO_HEIGHT:
+            self._frame_shape = None
 
     def _step_to(self, height: int | None, why: str) -> bool:
         if height is None:

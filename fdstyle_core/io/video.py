@@ -33,6 +33,7 @@ _SCREEN = re.compile(r"^screen(?::(\d+),(\d+),(\d+),(\d+))?$")
 
 class FrameSource(Protocol):
     fps: float
+    live: bool  # a camera or the screen: frames come in real time, not from storage
 
     @property
     def frame_count(self) -> int | None: ...  # None for live sources
@@ -70,6 +71,7 @@ class ImageFolder:
 
     paths: list[Path]
     fps: float = DEFAULT_FPS
+    live = False
 
     @classmethod
     def open(cls, folder: Path) -> "ImageFolder":
@@ -95,6 +97,7 @@ class VideoCapture:
 
     def __init__(self, target: str | int, live: bool) -> None:
         self._cap = cv2.VideoCapture(target)
+        self.live = live
         kind = "camera" if live else "video"
         if not self._cap.isOpened():
             raise FdstyleError(f"cannot open {kind} {target}")
@@ -123,7 +126,8 @@ class VideoCapture:
 class ScreenCapture:
     """A screen region grabbed with ``mss`` (``screen`` = the first monitor)."""
 
-    frame_count: int | None = None  # live
+    frame_count: int | None = None
+    live = True
 
     def __init__(self, region: tuple[int, int, int, int] | None, fps: float = DEFAULT_FPS) -> None:
         try:
@@ -158,6 +162,7 @@ class SingleImage:
     image: np.ndarray
     fps: float = DEFAULT_FPS
     frame_count: int = 1
+    live = False
 
     def frames(self) -> Iterator[np.ndarray]:
         yield self.image

@@ -38,10 +38,15 @@ OOM_MIN_HEIGHT = 180
 # longer than this many periods of the target fps (a call shows at most 30; fewer still look smooth)
 JUDGE_AFTER_FRAMES = 30
 SLOW_PERIOD_FACTOR = 1.6
-# ... or of a slower source's own rate, where every frame beyond it is a camera frame dropped.  It
-# steps up when a frame, its time grown with the pixel count, would still fit a period there (an
-# overestimate: reading, the stabilizer and the output do not grow with the painted height).
+# ... or of a slower source's own rate, where every frame beyond it is a camera frame dropped.
 SOURCE_SLOW_FACTOR = 1.2
+# It steps up when a frame, its time grown with the pixel count, would still take under this share
+# of a period there (the growth overestimates: reading, the stabilizer and the output do not grow
+# with the painted height; the share keeps latency noise from bouncing it up and down).
+TALLER_FITS_SHARE = 0.8
+# Waiting longer than this for a new picture (three periods of the slowest source followed) is a
+# stall or a pause, not a frame rate: the judgement starts anew.
+STALL_S = 0.3
 # When the worker had to wait for at least this share of its frames (a read found no new picture
 # first), the source is slower than the painting: Automatic aims at the source's rate instead.
 SOURCE_BOUND_SHARE = 0.5
@@ -55,6 +60,7 @@ class WorkerConfig:
     enabled: bool = True  # False: frames pass through unchanged, so the call still sees the camera
     show_mask: bool = False  # show the stabilizer's mask (white = kept) instead of the painting
     max_fps: float = 30.0  # never read faster than the host shows frames
+    source: str = ""  # what the reader reads: another one's frame rate is measured afresh
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,13 @@ class WorkerStatus:
 @dataclass
 class Judgement:
     """The frames painted at Automatic's current height: how many, how many the worker had to wait
-    for (the source was slower), and when the first was done."""
+    for (the source was slower), when the first and the last were done."""
 
     choice: object = None
     frames: int = 0
     waited: int = 0
     since: float = 0.0
+    last: float = 0.0
 
     def source_fps(self, now: float) -> float:
         """Frames per second over the judgement (the source's rate when most were waited for)."""
@@ -210,6 +217,8 @@ class Worker:
                 self._pipeline = self._factory(config.pipeline)
             else:
                 self._pipeline.configure(config.pipeline)
+                if self._config is not None and config.source != self._config.source:
+                    self._pipeline.forget_source_rate()
             self._config = config
             self._set_status(problem="", notice=self._pipeline.choice.notice, device=self._pipeline.description)
         except FdstyleError as exc:
@@ -282,7 +291,7 @@ class Worker:
                 self._stop.wait(IDLE_S * 5)
                 continue
             if frame is None or not is_new_frame(frame, self._last_input):
-                self._waited = frame is not None
+                self._waited = self._waited or frame is not None
                 continue  # no new picture: try again at the next tick
             self._last_input = frame
             if self._repaint.is_set() and self._pipeline is not None:
@@ -300,18 +309,20 @@ class Worker:
                 self._report_failure("a frame failed", exc)
                 continue
             self._record_timing(started)
-            self._keep_frame_rate()
+            self._keep_frame_rate(config, started)
 
-    def _keep_frame_rate(self) -> None:
+    def _keep_frame_rate(self, config: WorkerConfig, read_at: float) -> None:
         """Automatic height only: aim at a source slower than the target fps, one height down when
         frames keep taking too long for the aimed fps, one up when they have room."""
         pipeline = self._pipeline
-        if pipeline is None or pipeline.auto_height is None or pipeline.config is None:
+        if pipeline is None or pipeline.auto_height is None or pipeline.config is None or not config.enabled:
+            self._judged, self._waited = Judgement(), False  # frames passed through say nothing of painting
             return
         now, judged = time.perf_counter(), self._judged
-        if judged.choice is not pipeline.auto_height:
+        if judged.choice is not pipeline.auto_height or read_at - judged.last > STALL_S:
             judged = self._judged = Judgement(pipeline.auto_height, since=now)
         judged.frames += 1
+        judged.last = now
         judged.waited += self._waited
         self._waited = False
         if judged.frames >= JUDGE_AFTER_FRAMES:
@@ -337,7 +348,7 @@ class Worker:
     @staticmethod
     def _fits_taller(pipeline: Pipeline, latency: float, period: float) -> bool:
         taller, height = pipeline.taller_height, pipeline.auto_height
-        return taller is not None and height is not None and latency * (taller / height.height) ** 2 < period
+        return taller is not None and height is not None and latency * (taller / height.height) ** 2 < TALLER_FITS_SHARE * period
 
     def _report_failure(self, what: str, exc: Exception) -> None:
         """Log a failure with its traceback once, then count repeats of it (a broken camera or
