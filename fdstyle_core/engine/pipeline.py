@@ -227,6 +227,11 @@ class Pipeline:
         self._ceiling = self._measure_height(*self._frame_shape)
         return True
 
+    @property
+    def follows_source(self) -> bool:
+        """Whether Automatic aims at a source slower than the target fps."""
+        return self.config is not None and self.aimed_fps < self.config.target_fps
+
     def forget_source_rate(self) -> None:
         """Another source is read: aim at the target fps again, and measure afresh at its first frame."""
         assert self.config is not None
@@ -244,8 +249,7 @@ class Pipeline:
     @property
     def description(self) -> str:
         if self.auto_height is not None:
-            assert self.config is not None
-            source = f" (the source's {self.aimed_fps:.0f} fps)" if self.aimed_fps < self.config.target_fps else ""
+            source = f" (the source's {self.aimed_fps:.0f} fps)" if self.follows_source else ""
             return f"{self.choice.engine.label}, Automatic{source}: {self.auto_height.reason}"
         height = self.painter.processing_height
         return self.choice.engine.label + (f", paints at ≤ {height} px high" if height else "")

@@ -20,7 +20,7 @@ import numpy as np
 from fdstyle_core.engine.devices import is_device_failure, is_out_of_memory
 from fdstyle_core.engine.selection import available_devices
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.engine.pipeline import MIN_SOURCE_FPS, Pipeline, PipelineConfig
 
 log = logging.getLogger("fdstyle")
 
@@ -46,7 +46,7 @@ SOURCE_SLOW_FACTOR = 1.2
 TALLER_FITS_SHARE = 0.8
 # Waiting longer than this for a new picture (three periods of the slowest source followed) is a
 # stall or a pause, not a frame rate: the judgement starts anew.
-STALL_S = 0.3
+STALL_S = 3 / MIN_SOURCE_FPS
 # When the worker had to wait for at least this share of its frames (a read found no new picture
 # first), the source is slower than the painting: Automatic aims at the source's rate instead.
 SOURCE_BOUND_SHARE = 0.5
@@ -334,7 +334,7 @@ class Worker:
         assert pipeline.auto_height is not None and pipeline.config is not None
         latency = self.status.latency_ms
         period = 1000 / pipeline.aimed_fps
-        slow = SOURCE_SLOW_FACTOR if pipeline.aimed_fps < pipeline.config.target_fps else SLOW_PERIOD_FACTOR
+        slow = SOURCE_SLOW_FACTOR if pipeline.follows_source else SLOW_PERIOD_FACTOR
         if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.source_fps(now)):
             log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
             self._judged = Judgement()  # judge the new aim on frames of its own
@@ -347,6 +347,7 @@ class Worker:
 
     @staticmethod
     def _fits_taller(pipeline: Pipeline, latency: float, period: float) -> bool:
+        """Whether a frame one height up, its time grown with the pixel count, keeps within the period's share."""
         taller, height = pipeline.taller_height, pipeline.auto_height
         return taller is not None and height is not None and latency * (taller / height.height) ** 2 < TALLER_FITS_SHARE * period
 
