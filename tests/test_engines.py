@@ -55,6 +55,27 @@ def test_openvino_paints_what_torch_paints_full_frames_and_regions(candy: Path, 
             assert (expected.round() - got.round()).abs().max() <= 1, style.name
 
 
+def test_openvino_regions_follow_each_new_full_pass(data_dir: Path) -> None:
+    """The region graph keeps its statistics bound between passes: a new full pass's must replace them,
+    for windows of any size."""
+    frame = _amber(data_dir)
+    other = (255 - frame).flip(-1)  # other statistics
+    net = load_network(_shipped())
+    exact, fast = TorchEngine(net, CPU), OpenVINOEngine(net)
+    windows = [(40, 136, 64, 224), (0, 64, 0, 96)]
+    painted = []
+    with torch.inference_mode():
+        for source in (frame, other, frame):
+            exact_stats, fast_stats = exact.full(source)[1], fast.full(source)[1]
+            for y0, y1, x0, x1 in windows:
+                crop = frame[:, :, y0:y1, x0:x1].contiguous()
+                expected, got = exact.region(crop, exact_stats), fast.region(crop, fast_stats)
+                assert (expected.round() - got.round()).abs().max() <= 1
+                painted.append(got)
+    assert (painted[0] - painted[2]).abs().mean() > 5  # the statistics changed the painting
+    assert torch.equal(painted[0], painted[4])
+
+
 def test_the_plain_pass_paints_what_the_full_pass_paints(data_dir: Path) -> None:
     """Modes that never paint regions run the network without its statistics; the painting is the same."""
     frame = _amber(data_dir)

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import os
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -89,6 +90,26 @@ def _convert(net: TransformerNet) -> tuple[Any, ...]:
     return plain, full, region
 
 
+@dataclass
+class _Compiled:
+    """An infer request, and the statistics bound to its inputs after the first: a region graph's
+    30 statistics change once in many frames, and handing them over costs time at every pass."""
+
+    request: Any
+    bound: Stats = ()
+    arrays: list[Any] = field(default_factory=list)  # the memory the bound inputs share
+
+    def bind(self, stats: Stats) -> None:
+        import openvino
+
+        if not stats or stats is self.bound:
+            return
+        self.arrays = [s.contiguous().numpy() for s in stats]
+        for index, array in enumerate(self.arrays, start=1):
+            self.request.set_input_tensor(index, openvino.Tensor(array, shared_memory=True))
+        self.bound = stats
+
+
 def _weights_key(net: TransformerNet) -> str:
     import openvino
 
@@ -136,7 +157,7 @@ class OpenVINOEngine:
             self._config["INFERENCE_NUM_THREADS"] = threads
         if self.ov_device == "CPU":  # every region size gets kernels of its own: keep a few, not thousands
             self._config["CPU_RUNTIME_CACHE_CAPACITY"] = str(RUNTIME_CACHE_SHAPES)
-        self._compiled: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+        self._compiled: OrderedDict[tuple[str, int, int], _Compiled] = OrderedDict()
 
     @property
     def label(self) -> str:
@@ -145,7 +166,7 @@ class OpenVINOEngine:
             threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}"
         return f"openvino {self.ov_device} {self.precision}{threads}"
 
-    def _request(self, graph: str, height: int, width: int) -> Any:
+    def _request(self, graph: str, height: int, width: int) -> _Compiled:
         """An infer request for ``graph`` at this size, compiled on first use and kept (least recently used out)."""
         if graph == "region" and self.ov_device == "CPU":
             height = width = -1  # one dynamic-size region graph
@@ -157,11 +178,11 @@ class OpenVINOEngine:
         if height > 0:
             model = model.clone()
             model.reshape({0: [1, 3, height, width]})
-        request = _core().compile_model(model, self.ov_device, self._config).create_infer_request()
-        self._compiled[key] = request
+        compiled = _Compiled(_core().compile_model(model, self.ov_device, self._config).create_infer_request())
+        self._compiled[key] = compiled
         if len(self._compiled) > MAX_COMPILED:
             self._compiled.popitem(last=False)
-        return request
+        return compiled
 
     def plain(self, x: torch.Tensor) -> torch.Tensor:
         return self._infer("plain", x, ())[0]
@@ -176,7 +197,7 @@ class OpenVINOEngine:
     def _infer(self, graph: str, x: torch.Tensor, stats: Stats) -> list[torch.Tensor]:
         if x.shape[0] != 1:
             raise ValueError("the OpenVINO graphs paint one frame at a time")
-        request = self._request(graph, *x.shape[-2:])
-        inputs = [x.float().contiguous().numpy(), *(s.contiguous().numpy() for s in stats)]
-        results = request.infer(inputs, share_inputs=True)  # outputs are copies, safe to keep
+        compiled = self._request(graph, *x.shape[-2:])
+        compiled.bind(stats)
+        results = compiled.request.infer({0: x.float().contiguous().numpy()}, share_inputs=True)  # outputs are copies, safe to keep
         return [torch.from_numpy(results[k]) for k in range(len(results))]
