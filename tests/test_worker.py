@@ -171,6 +171,20 @@ def test_automatic_aims_at_a_camera_slower_than_the_target(config: WorkerConfig,
         assert "source's" not in status.device, status
 
 
+def test_automatic_aims_at_the_target_again_when_the_camera_speeds_up(config: WorkerConfig) -> None:
+    """Lights on: a camera that delivered 12 fps now delivers a new picture at every read."""
+    automatic = replace(config.pipeline, processing_height=AUTO_HEIGHT, target_fps=60)
+    slow, fast, sped_up = SteadyCamera(12), Camera(), threading.Event()
+    sink = Sink()
+    worker = run(Worker(lambda: fast() if sped_up.is_set() else slow(), sink, replace(config, pipeline=automatic)))
+    try:
+        wait_until(lambda: "Automatic (the source's 1" in worker.status.device)
+        sped_up.set()
+        wait_until(lambda: "Automatic:" in worker.status.device)
+    finally:
+        worker.stop()
+
+
 def test_latest_frame_wins_and_repeated_frames_are_skipped(config: WorkerConfig) -> None:
     frame = np.full((*SIZE, 3), 100, np.uint8)
     sink = Sink()

@@ -227,6 +227,17 @@ class Pipeline:
         self._ceiling = self._measure_height(*self._frame_shape)
         return True
 
+    def aim_at_target(self) -> bool:
+        """Automatic only: aim at the target fps again once a source followed at its slower rate
+        keeps up with the painting (a camera speeds up when the lights go on), and measure how tall
+        that allows; False when not following a source."""
+        if not self.follows_source or self.auto_height is None or self._frame_shape is None:
+            return False
+        assert self.config is not None
+        self.aimed_fps = self.config.target_fps
+        self._ceiling = self._measure_height(*self._frame_shape)
+        return True
+
     @property
     def follows_source(self) -> bool:
         """Whether Automatic aims at a source slower than the target fps."""

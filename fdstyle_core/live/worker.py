@@ -50,6 +50,10 @@ STALL_S = 3 / MIN_SOURCE_FPS
 # When the worker had to wait for at least this share of its frames (a read found no new picture
 # first), the source is slower than the painting: Automatic aims at the source's rate instead.
 SOURCE_BOUND_SHARE = 0.5
+# Aimed at such a source, when it had to wait for at most this share of its frames, the source
+# keeps up with the painting again (it sped up): Automatic aims at the target fps again.  The gap
+# between the two shares keeps a painting that takes about the source's period where it is.
+SOURCE_CAUGHT_UP_SHARE = 0.1
 # A failure that repeats frame after frame is logged again only every this many times.
 REPEAT_LOG_EVERY = 1000
 
@@ -312,7 +316,8 @@ class Worker:
             self._keep_frame_rate(config, started)
 
     def _keep_frame_rate(self, config: WorkerConfig, read_at: float) -> None:
-        """Automatic height only: aim at a source slower than the target fps, one height down when
+        """Automatic height only: aim at a source slower than the target fps (and at the target again
+        when it speeds up), one height down when
         frames keep taking too long for the aimed fps, one up when they have room."""
         pipeline = self._pipeline
         if pipeline is None or pipeline.auto_height is None or pipeline.config is None or not config.enabled:
@@ -338,6 +343,9 @@ class Worker:
         if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.source_fps(now)):
             log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
             self._judged = Judgement()  # judge the new aim on frames of its own
+        elif judged.waited <= SOURCE_CAUGHT_UP_SHARE * judged.frames and pipeline.aim_at_target():
+            log.info("Automatic height: the source keeps up again, aiming at the target's %.0f fps", pipeline.aimed_fps)
+            self._judged = Judgement()
         elif latency > slow * period:
             if pipeline.lower_height(latency):
                 log.info("Automatic height: %s", pipeline.auto_height.reason)
