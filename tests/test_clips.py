@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from fdstyle_core.evaluation.metrics import background_flicker, motion_change
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.io.video import resized
 from tests.conftest import read_clip
 
 CLIPS = [
@@ -36,3 +38,19 @@ def test_paper_removes_background_flicker_and_follows_motion(
     # the output still follows motion, though well below perframe: the paper's dilation erases
     # thin moving parts (the `reference` mode's tests hold it to ≥ 60 %)
     assert motion_change(frames, paper) >= 0.1 * motion_change(frames, perframe)
+
+
+@pytest.mark.parametrize("size", [(320, 240), (640, 360), (233, 177), (900, 800)])
+def test_resizing_averages_areas_when_shrinking(data_dir: Path, size: tuple[int, int]) -> None:
+    """The fast resize (a whole-factor step first) matches one area average on a real frame, and
+    the finest texture there is (which a bilinear shrink aliases into a shimmer) comes out no less
+    flat than from one area average."""
+    (frame,) = read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (700, 700))
+    interpolation = cv2.INTER_AREA if size[0] < 700 else cv2.INTER_LINEAR
+    got = resized(frame, *size)
+    assert got.shape == (size[1], size[0], 3)
+    assert np.abs(got.astype(int) - cv2.resize(frame, size, interpolation=interpolation)).mean() < 1.0
+    stripes = np.zeros((700, 700, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-pixel stripes
+    if size[0] < 700:
+        assert resized(stripes, *size).std() <= cv2.resize(stripes, size, interpolation=cv2.INTER_AREA).std() + 0.5

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -31,7 +30,7 @@ from fdstyle_core.cli.options import (
 )
 from fdstyle_core.engine.pipeline import FULL_SIZE, Pipeline, PipelineConfig
 from fdstyle_core.stabilizers import MODES
-from fdstyle_core.io.video import open_source
+from fdstyle_core.io.video import open_source, resized
 
 DEFAULT_SIZES = "640x480,1024x436,1280x720,1920x1080"
 STAGES = ("upload", "network", "stabilize", "download", "total")
@@ -88,8 +87,7 @@ def clip_frames(spec: str, width: int, height: int, count: int) -> list[np.ndarr
         for frame in source.frames():
             if len(frames) == count:
                 break
-            shrink = width < frame.shape[1]
-            frames.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+            frames.append(resized(frame, width, height))
     finally:
         source.close()
     if len(frames) < count:

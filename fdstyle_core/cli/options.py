@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fdstyle_core.io.atomic import replaced_on_success
@@ -18,7 +17,7 @@ from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZ
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES, REGISTRY
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.engine.styles import default_style
-from fdstyle_core.io.video import parse_size
+from fdstyle_core.io.video import parse_size, resized
 
 _DEFAULTS = MaskParams()
 
@@ -227,7 +226,4 @@ def parse_percent(text: str) -> float:
 
 def prepare_frame(frame: np.ndarray, args: argparse.Namespace) -> np.ndarray:
     """Apply --resize (area averaging when shrinking, so no aliasing shimmer)."""
-    if args.resize is None or (frame.shape[1], frame.shape[0]) == tuple(args.resize):
-        return frame
-    shrink = args.resize[0] < frame.shape[1]
-    return cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return frame if args.resize is None else resized(frame, *args.resize)

@@ -51,6 +51,24 @@ def _rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def resized(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``frame`` at width×height: area-averaged when it shrinks (a bilinear shrink aliases fine
+    texture into a shimmer the frame difference sees as motion), bilinear when it grows.
+
+    The shrink averages whole pixel blocks first where a whole factor fits (1280×720 → 640×360 is
+    one step): OpenCV averages whole factors several times faster than others.
+    """
+    frame_height, frame_width = frame.shape[:2]
+    if (frame_width, frame_height) == (width, height):
+        return frame
+    if width >= frame_width and height >= frame_height:
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+    step_x, step_y = max(1, frame_width // width), max(1, frame_height // height)
+    if (step_x > 1 or step_y > 1) and frame_width % step_x == 0 and frame_height % step_y == 0:
+        frame = cv2.resize(frame, (frame_width // step_x, frame_height // step_y), interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def read_image(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
