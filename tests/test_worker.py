@@ -15,6 +15,7 @@ import torch
 
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, Pipeline, PipelineConfig
+from fdstyle_core.live import height_keeper
 from fdstyle_core.live import worker as worker_module
 from fdstyle_core.live.worker import Worker, WorkerConfig, WorkerStatus
 
@@ -161,7 +162,7 @@ def test_automatic_aims_at_a_camera_slower_than_the_target(config: WorkerConfig,
     sink = Sink()
     worker = run(Worker(camera, sink, replace(config, pipeline=automatic)))
     try:
-        wait_until(lambda: sink.count() >= 2 * worker_module.JUDGE_AFTER_FRAMES + 5)
+        wait_until(lambda: sink.count() >= 2 * height_keeper.JUDGE_AFTER_FRAMES + 5)
         status = worker.status
     finally:
         worker.stop()

@@ -14,6 +14,7 @@ from fdstyle_core.cli.main import stop_signals_ignored
 from fdstyle_core.cli.options import add_mode_option, add_pipeline_options, pipeline_config, prepare_frame
 from fdstyle_core.engine.pipeline import Pipeline
 from fdstyle_core.io.video import FrameSink, open_source
+from fdstyle_core.live.height_keeper import HeightKeeper
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     total = source.frame_count
     if args.max_frames:
         total = min(total, args.max_frames) if total else args.max_frames
+    heights = HeightKeeper() if source.live else None  # Automatic follows how live frames really go
     sinks: list[FrameSink] = []
     started = time.perf_counter()
     try:
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             for index, raw in enumerate(source.frames()):
                 if args.max_frames and index >= args.max_frames:
                     break
+                read_at = time.perf_counter()
                 frame = prepare_frame(raw, args)
                 out = pipeline.process(frame)
                 picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 if mask_sink is not None:
                     mask = pipeline.mask_image()
                     mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
+                if heights is not None:
+                    heights.frame_done(pipeline, read_at)
                 bar.update(1)
         for s in sinks:
             s.commit()

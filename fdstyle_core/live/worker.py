@@ -20,7 +20,8 @@ import numpy as np
 from fdstyle_core.engine.devices import is_device_failure, is_out_of_memory
 from fdstyle_core.engine.selection import available_devices
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.pipeline import MIN_SOURCE_FPS, Pipeline, PipelineConfig
+from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
+from fdstyle_core.live.height_keeper import HeightKeeper
 
 log = logging.getLogger("fdstyle")
 
@@ -34,26 +35,6 @@ SMOOTHING = 0.2
 WORKER_THREAD = "fdstyle-worker"
 # Out of memory on a GPU halves the painted height down to this before leaving the GPU.
 OOM_MIN_HEIGHT = 180
-# Automatic height judges a height after this many frames at it.  It steps down when a frame takes
-# longer than this many periods of the target fps (a call shows at most 30; fewer still look smooth)
-JUDGE_AFTER_FRAMES = 30
-SLOW_PERIOD_FACTOR = 1.6
-# ... or of a slower source's own rate, where every frame beyond it is a camera frame dropped.
-SOURCE_SLOW_FACTOR = 1.2
-# It steps up when a frame, its time grown with the pixel count, would still take under this share
-# of a period there (the growth overestimates: reading, the stabilizer and the output do not grow
-# with the painted height; the share keeps latency noise from bouncing it up and down).
-TALLER_FITS_SHARE = 0.8
-# Waiting longer than this for a new picture (three periods of the slowest source followed) is a
-# stall or a pause, not a frame rate: the judgement starts anew.
-STALL_S = 3 / MIN_SOURCE_FPS
-# When the worker had to wait for at least this share of its frames (a read found no new picture
-# first), the source is slower than the painting: Automatic aims at the source's rate instead.
-SOURCE_BOUND_SHARE = 0.5
-# Aimed at such a source, when it had to wait for at most this share of its frames, the source
-# keeps up with the painting again (it sped up): Automatic aims at the target fps again.  The gap
-# between the two shares keeps a painting that takes about the source's period where it is.
-SOURCE_CAUGHT_UP_SHARE = 0.1
 # A failure that repeats frame after frame is logged again only every this many times.
 REPEAT_LOG_EVERY = 1000
 
@@ -89,22 +70,6 @@ class WorkerStatus:
         if self.problem:
             parts.append(f"problem: {self.problem}")
         return " · ".join(parts)
-
-
-@dataclass
-class Judgement:
-    """The frames painted at Automatic's current height: how many, how many the worker had to wait
-    for (the source was slower), when the first and the last were done."""
-
-    choice: object = None
-    frames: int = 0
-    waited: int = 0
-    since: float = 0.0
-    last: float = 0.0
-
-    def source_fps(self, now: float) -> float:
-        """Frames per second over the judgement (the source's rate when most were waited for)."""
-        return (self.frames - 1) / (now - self.since) if now > self.since else 0.0
 
 
 def is_gpu_failure(exc: BaseException, pipeline: Pipeline | None) -> bool:
@@ -147,7 +112,7 @@ class Worker:
         self._last_input: np.ndarray | None = None
         self._last_done: float | None = None
         self._repaint = threading.Event()
-        self._judged = Judgement()
+        self._heights = HeightKeeper()
         self._waited = False  # the next frame had to be waited for
         self._failures: tuple[str, int] = ("", 0)  # (the last failure, how many times in a row)
 
@@ -316,48 +281,14 @@ class Worker:
             self._keep_frame_rate(config, started)
 
     def _keep_frame_rate(self, config: WorkerConfig, read_at: float) -> None:
-        """Automatic height only: aim at a source slower than the target fps (and at the target again
-        when it speeds up), one height down when
-        frames keep taking too long for the aimed fps, one up when they have room."""
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.auto_height is None or pipeline.config is None or not config.enabled:
-            self._judged, self._waited = Judgement(), False  # frames passed through say nothing of painting
+        """Automatic height only: judge the frames painted at its height (see :class:`HeightKeeper`)."""
+        pipeline, waited, self._waited = self._pipeline, self._waited, False
+        if pipeline is None or not config.enabled:
+            self._heights.reset()  # frames passed through say nothing of painting
             return
-        now, judged = time.perf_counter(), self._judged
-        if judged.choice is not pipeline.auto_height or read_at - judged.last > STALL_S:
-            judged = self._judged = Judgement(pipeline.auto_height, since=now)
-        judged.frames += 1
-        judged.last = now
-        judged.waited += self._waited
-        self._waited = False
-        if judged.frames >= JUDGE_AFTER_FRAMES:
-            self._judge(pipeline, judged, now)
-        if self.status.device != pipeline.description:
+        self._heights.frame_done(pipeline, read_at, waited)
+        if pipeline.auto_height is not None and self.status.device != pipeline.description:
             self._set_status(device=pipeline.description)
-
-    def _judge(self, pipeline: Pipeline, judged: Judgement, now: float) -> None:
-        assert pipeline.auto_height is not None and pipeline.config is not None
-        latency = self.status.latency_ms
-        period = 1000 / pipeline.aimed_fps
-        slow = SOURCE_SLOW_FACTOR if pipeline.follows_source else SLOW_PERIOD_FACTOR
-        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.source_fps(now)):
-            log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
-            self._judged = Judgement()  # judge the new aim on frames of its own
-        elif judged.waited <= SOURCE_CAUGHT_UP_SHARE * judged.frames and pipeline.aim_at_target():
-            log.info("Automatic height: the source keeps up again, aiming at the target's %.0f fps", pipeline.aimed_fps)
-            self._judged = Judgement()
-        elif latency > slow * period:
-            if pipeline.lower_height(latency):
-                log.info("Automatic height: %s", pipeline.auto_height.reason)
-        elif self._fits_taller(pipeline, latency, period):
-            if pipeline.raise_height(latency):
-                log.info("Automatic height: %s", pipeline.auto_height.reason)
-
-    @staticmethod
-    def _fits_taller(pipeline: Pipeline, latency: float, period: float) -> bool:
-        """Whether a frame one height up, its time grown with the pixel count, keeps within the period's share."""
-        taller, height = pipeline.taller_height, pipeline.auto_height
-        return taller is not None and height is not None and latency * (taller / height.height) ** 2 < TALLER_FITS_SHARE * period
 
     def _report_failure(self, what: str, exc: Exception) -> None:
         """Log a failure with its traceback once, then count repeats of it (a broken camera or
