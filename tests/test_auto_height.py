@@ -95,5 +95,6 @@ def test_steps_up_stop_at_what_was_measured_for_the_aimed_rate() -> None:
     assert pipeline.auto_height is not None and pipeline.auto_height.height == HEIGHTS[-1]  # 1000 fps: the smallest
     assert pipeline.taller_height is None  # a still scene's fast frames do not lift it past the measurement
     assert pipeline.aim_at_source_rate(MIN_SOURCE_FPS) and pipeline.taller_height is not None  # 10 fps: measured taller
-    assert pipeline.aim_at_target() and pipeline.aimed_fps == 1000  # the camera sped up again
-    assert pipeline.taller_height is None and not pipeline.aim_at_target()  # measured anew; aimed already
+    assert not pipeline.aim_at_target(MIN_SOURCE_FPS)  # frames no faster than the source followed
+    assert pipeline.aim_at_target(2 * MIN_SOURCE_FPS) and pipeline.aimed_fps == 1000  # it sped up
+    assert pipeline.taller_height is None and not pipeline.aim_at_target(1000.0)  # measured anew; aimed already

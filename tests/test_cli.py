@@ -23,6 +23,7 @@ from fdstyle_core.engine.pipeline import Pipeline
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.io.video import FrameSink, VideoCapture, frame_at, open_source
+from fdstyle_core.live import height_keeper
 from tests.conftest import REPO
 
 
@@ -203,14 +204,15 @@ def test_stylize_screen_region_under_xvfb(candy: Path, tmp_path: Path) -> None:
 def test_automatic_on_a_live_source_follows_the_frames_painted(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """As in OBS, Automatic on the command line judges the frames it paints live: started far too
-    tall (as on a machine busier than when it measured), it steps down."""
+    """As in OBS, Automatic on the command line judges the frames it paints live: frames slower than
+    the camera's period (made so on any machine) step it down from the height it measured."""
     clip = data_dir / "videos/talking/retalking_1.mp4"
     monkeypatch.setattr(stylize, "open_source", lambda spec: VideoCapture(str(clip), live=True))  # a camera filming a talking head
     monkeypatch.setattr(Pipeline, "_measure_height", lambda self, height, width: HeightChoice(height, f"{height} rows: measured"))
-    args = build_parser().parse_args(["stylize", "0", "-o", str(tmp_path / "out.mp4"), "--resize", "960x540", "--max-frames", "40"])
+    monkeypatch.setattr(height_keeper, "SLOW_PERIOD_FACTOR", 0.0)  # every frame is too slow
+    args = build_parser().parse_args(["stylize", "0", "-o", str(tmp_path / "out.mp4"), "--resize", "640x360", "--max-frames", "40"])
     assert stylize.run(args) == 0
-    assert "Automatic: 480 rows: stepped down" in capsys.readouterr().out
+    assert "Automatic: 288 rows: stepped down" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("signal_number", "exit_code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])

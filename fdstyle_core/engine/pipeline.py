@@ -36,7 +36,8 @@ NETWORK_SHARE = 0.8
 # Engines kept built per style and settings, so that switching styles back and forth is instant.
 MAX_CACHED_ENGINES = 4
 # Automatic aims at a source's own frame rate only when it is this much below the current aim
-# (a 29.97 fps camera is a 30 fps one), and never below the floor (a paused source is not slow).
+# (a 29.97 fps camera is a 30 fps one), and never below the floor (a paused source is not slow);
+# and back at the target only when frames come this much faster than the source followed.
 SOURCE_RATE_MARGIN = 0.85
 MIN_SOURCE_FPS = 10.0
 
@@ -227,11 +228,13 @@ class Pipeline:
         self._ceiling = self._measure_height(*self._frame_shape)
         return True
 
-    def aim_at_target(self) -> bool:
-        """Automatic only: aim at the target fps again once a source followed at its slower rate
-        keeps up with the painting (a camera speeds up when the lights go on), and measure how tall
-        that allows; False when not following a source."""
+    def aim_at_target(self, painted_fps: float) -> bool:
+        """Automatic only: aim at the target fps again once frames are painted clearly faster than
+        the slower source followed, which it cannot deliver unless it sped up (a camera does when
+        the lights go on), and measure how tall the target allows; False otherwise."""
         if not self.follows_source or self.auto_height is None or self._frame_shape is None:
+            return False
+        if painted_fps * SOURCE_RATE_MARGIN < self.aimed_fps:
             return False
         assert self.config is not None
         self.aimed_fps = self.config.target_fps

@@ -52,20 +52,24 @@ def _rgb(bgr: np.ndarray) -> np.ndarray:
 
 
 def resized(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``frame`` at width×height: area-averaged when it shrinks (a bilinear shrink aliases fine
-    texture into a shimmer the frame difference sees as motion), bilinear when it grows.
+    """``frame`` at width×height: area-averaged where it shrinks (a bilinear shrink aliases fine
+    texture into a shimmer the frame difference sees as motion), bilinear where it grows.
 
-    The shrink averages whole pixel blocks first where a whole factor fits (1280×720 → 640×360 is
-    one step): OpenCV averages whole factors several times faster than others.
+    A shrink averages whole pixel blocks first where a whole factor fits (700×700 → 320×240 takes
+    2×2 blocks, then the rest): OpenCV averages whole factors several times faster than others.
     """
     frame_height, frame_width = frame.shape[:2]
     if (frame_width, frame_height) == (width, height):
         return frame
     if width >= frame_width and height >= frame_height:
         return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-    step_x, step_y = max(1, frame_width // width), max(1, frame_height // height)
+    if width > frame_width or height > frame_height:  # one side grows, the other shrinks: one at a time
+        return resized(resized(frame, min(width, frame_width), min(height, frame_height)), width, height)
+    step_x, step_y = frame_width // width, frame_height // height
     if (step_x > 1 or step_y > 1) and frame_width % step_x == 0 and frame_height % step_y == 0:
         frame = cv2.resize(frame, (frame_width // step_x, frame_height // step_y), interpolation=cv2.INTER_AREA)
+        if frame.shape[:2] == (height, width):
+            return frame
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
 

@@ -2,25 +2,31 @@
 
 The pipeline picks a height by timing the network once; only frames painted live tell whether
 it holds (a talking head repaints more than the estimate assumes, the host gets busy, the camera
-is slower than the target).  After every painted frame the keeper is told how long frames take
-and whether the frame had to be waited for; every :data:`JUDGE_AFTER_FRAMES` frames it judges
-the height.  Both live loops use it: the OBS worker and the command line on a camera or the screen.
+is slower than the target).  After every painted frame the keeper is told when the frame was read
+and whether it had to be waited for; once :data:`JUDGE_AFTER_FRAMES` frames are painted at a
+height, it judges the height on the latest of them.  Both live loops use it: the OBS worker, and
+the command line on a camera or the screen (whose reads block until a frame comes, so it never
+tells of waits: its target is already the camera's own rate).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from fdstyle_core.engine.auto_height import HeightChoice
 from fdstyle_core.engine.pipeline import MIN_SOURCE_FPS, Pipeline
 
 log = logging.getLogger("fdstyle")
 
 # Weight of the newest frame's time in the smoothed time judged.
 SMOOTHING = 0.2
-# Automatic height judges a height after this many frames at it.  It steps down when a frame takes
-# longer than this many periods of the target fps (a call shows at most 30; fewer still look smooth)
+# Automatic height judges a height on the latest this many frames painted at it.  It steps down when
+# frames take longer than this many periods of the target fps (a call shows at most 30; fewer still
+# look smooth)
 JUDGE_AFTER_FRAMES = 30
 SLOW_PERIOD_FACTOR = 1.6
 # ... or of a slower source's own rate, where every frame beyond it is a camera frame dropped.
@@ -33,28 +39,31 @@ TALLER_FITS_SHARE = 0.8
 # stall or a pause, not a frame rate: the judgement starts anew.
 STALL_S = 3 / MIN_SOURCE_FPS
 # When the reader had to wait for at least this share of the frames (a read found no new picture
-# first), the source is slower than the painting: Automatic aims at the source's rate instead.
+# first), the source is slower than the painting: Automatic aims at the source's rate instead (and
+# at the target again once frames come clearly faster than that rate: the source sped up).
 SOURCE_BOUND_SHARE = 0.5
-# Aimed at such a source, when the reader waited for at most this share of the frames, the source
-# keeps up with the painting again (it sped up): Automatic aims at the target fps again.  The gap
-# between the two shares keeps a painting that takes about the source's period where it is.
-SOURCE_CAUGHT_UP_SHARE = 0.1
 
 
 @dataclass
 class Judgement:
-    """The frames painted at Automatic's current height: how many, how many the reader had to wait
-    for (the source was slower), when the first and the last were done."""
+    """The latest frames painted at Automatic's current height: when each was done, and whether the
+    reader had to wait for it (the source was slower)."""
 
-    choice: object = None
-    frames: int = 0
-    waited: int = 0
-    since: float = 0.0
-    last: float = 0.0
+    choice: HeightChoice | None = None
+    done: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=JUDGE_AFTER_FRAMES))
 
-    def source_fps(self, now: float) -> float:
-        """Frames per second over the judgement (the source's rate when most were waited for)."""
-        return (self.frames - 1) / (now - self.since) if now > self.since else 0.0
+    @property
+    def frames(self) -> int:
+        return len(self.done)
+
+    @property
+    def waited(self) -> int:
+        return sum(waited for _, waited in self.done)
+
+    def painted_fps(self) -> float:
+        """Frames per second over these frames (the source's rate when most were waited for)."""
+        span = self.done[-1][0] - self.done[0][0] if self.done else 0.0
+        return (len(self.done) - 1) / span if span > 0 else 0.0
 
 
 class HeightKeeper:
@@ -62,41 +71,40 @@ class HeightKeeper:
     target fps (and at the target again when it speeds up), steps one height down when frames keep
     taking too long for the aimed fps, one up when they have room."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
         self._judged = Judgement()
         self._latency_ms = 0.0  # smoothed
 
     def reset(self) -> None:
-        """Start judging anew (painting was off: those frames say nothing of it)."""
+        """Start anew: painting was off, and those frames say nothing of it."""
         self._judged, self._latency_ms = Judgement(), 0.0
 
     def frame_done(self, pipeline: Pipeline, read_at: float, waited: bool = False) -> None:
-        """One more frame painted and written out: ``read_at`` is the ``time.perf_counter()`` when
-        it was taken from the source, ``waited`` whether the reader found no new picture first."""
-        if pipeline.auto_height is None or pipeline.config is None:
+        """One more frame painted and written out: ``read_at`` is the clock's time when it was
+        taken from the source, ``waited`` whether the reader found no new picture first."""
+        if pipeline.auto_height is None:
             self.reset()
             return
-        now, judged = time.perf_counter(), self._judged
+        now, judged = self._clock(), self._judged
         took = (now - read_at) * 1000
         self._latency_ms = took if not self._latency_ms else self._latency_ms + SMOOTHING * (took - self._latency_ms)
-        if judged.choice is not pipeline.auto_height or read_at - judged.last > STALL_S:
-            judged = self._judged = Judgement(pipeline.auto_height, since=now)
-        judged.frames += 1
-        judged.last = now
-        judged.waited += waited
+        if judged.choice is not pipeline.auto_height or (judged.done and read_at - judged.done[-1][0] > STALL_S):
+            judged = self._judged = Judgement(pipeline.auto_height)
+        judged.done.append((now, waited))
         if judged.frames >= JUDGE_AFTER_FRAMES:
-            self._judge(pipeline, judged, self._latency_ms, now)
+            self._judge(pipeline, judged, self._latency_ms)
 
-    def _judge(self, pipeline: Pipeline, judged: Judgement, latency: float, now: float) -> None:
-        assert pipeline.auto_height is not None and pipeline.config is not None
+    def _judge(self, pipeline: Pipeline, judged: Judgement, latency: float) -> None:
+        assert pipeline.auto_height is not None
         period = 1000 / pipeline.aimed_fps
         slow = SOURCE_SLOW_FACTOR if pipeline.follows_source else SLOW_PERIOD_FACTOR
-        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.source_fps(now)):
+        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.painted_fps()):
             log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
-            self.reset()  # judge the new aim on frames of its own
-        elif judged.waited <= SOURCE_CAUGHT_UP_SHARE * judged.frames and pipeline.aim_at_target():
-            log.info("Automatic height: the source keeps up again, aiming at the target's %.0f fps", pipeline.aimed_fps)
-            self.reset()
+            self._judged = Judgement()  # judge the new aim on frames of its own
+        elif pipeline.aim_at_target(judged.painted_fps()):
+            log.info("Automatic height: the source sped up, aiming at the target's %.0f fps", pipeline.aimed_fps)
+            self._judged = Judgement()
         elif latency > slow * period:
             if pipeline.lower_height(latency):
                 log.info("Automatic height: %s", pipeline.auto_height.reason)

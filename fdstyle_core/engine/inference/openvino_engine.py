@@ -104,7 +104,7 @@ class _Compiled:
 
         if not stats or stats is self.bound:
             return
-        self.arrays = [s.contiguous().numpy() for s in stats]
+        self.bound, self.arrays = (), [s.contiguous().numpy() for s in stats]  # unbound should a binding fail
         for index, array in enumerate(self.arrays, start=1):
             self.request.set_input_tensor(index, openvino.Tensor(array, shared_memory=True))
         self.bound = stats
