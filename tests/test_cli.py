@@ -215,6 +215,30 @@ def test_automatic_on_a_live_source_follows_the_frames_painted(
     assert "Automatic: 288 rows: stepped down" in capsys.readouterr().out
 
 
+def test_a_live_recording_lasts_as_long_as_it_was_recorded(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Painting slower than the camera: each painting is held for the camera frames it took, so the
+    video plays at the speed it was recorded, not faster."""
+    clip = data_dir / "videos/talking/retalking_1.mp4"  # 22 fps
+    monkeypatch.setattr(stylize, "open_source", lambda spec: VideoCapture(str(clip), live=True))
+    process = Pipeline.process
+
+    def slow(self: Pipeline, frame: np.ndarray) -> np.ndarray:
+        time.sleep(0.1)  # at most 10 paintings a second, whatever the machine
+        return process(self, frame)
+
+    monkeypatch.setattr(Pipeline, "process", slow)
+    out = tmp_path / "me.mp4"
+    args = build_parser().parse_args(["stylize", "0", "-o", str(out), "--resize", "64x64", "--max-frames", "20"])
+    started = time.perf_counter()
+    assert stylize.run(args) == 0
+    took = time.perf_counter() - started
+    written = len(video_frames(out))
+    assert 20 * 0.1 * 22 * 0.9 <= written <= took * 22.2 + 1  # the recording's length at the camera's rate
+    assert "20 painted" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("signal_number", "exit_code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_stopping_a_run_removes_partial_output(tmp_path: Path, candy: Path, data_dir: Path, signal_number: int, exit_code: int, word: str) -> None:
     out, mask = tmp_path / "out.mp4", tmp_path / "mask.mp4"

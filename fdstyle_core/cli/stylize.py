@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         total = min(total, args.max_frames) if total else args.max_frames
     heights = HeightKeeper() if source.live else None  # Automatic follows how live frames really go
     sinks: list[FrameSink] = []
+    painted = 0
     started = time.perf_counter()
     try:
         sink = FrameSink(args.output, source.fps)
@@ -52,11 +53,13 @@ def run(args: argparse.Namespace) -> int:
                 read_at = time.perf_counter()
                 frame = prepare_frame(raw, args)
                 out = pipeline.process(frame)
+                painted += 1
                 picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
-                sink.write(picture)
-                if mask_sink is not None:
-                    mask = pipeline.mask_image()
-                    mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
+                mask = pipeline.mask_image() if mask_sink is not None else None
+                for _ in range(_copies_due(sink.count, started, source.fps) if source.live else 1):
+                    sink.write(picture)
+                    if mask_sink is not None:
+                        mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
                 if heights is not None:
                     heights.frame_done(pipeline, read_at)
                 bar.update(1)
@@ -71,8 +74,16 @@ def run(args: argparse.Namespace) -> int:
         source.close()
     elapsed = time.perf_counter() - started
     height, width = picture.shape[:2]
+    held = f"{painted} painted, " if painted != sink.count else ""
     print(
         f"wrote {args.output}: {sink.count} frames {width}x{height} in {elapsed:.1f} s "
-        f"({sink.count / elapsed:.2f} fps, {args.mode}, {pipeline.description})"
+        f"({held}{painted / elapsed:.2f} fps, {args.mode}, {pipeline.description})"
     )
     return 0
+
+
+def _copies_due(written: int, started: float, fps: float) -> int:
+    """How many times to write the newest painting of a live source: the source's frames that went
+    by while it was painted (at least one), so that the video lasts as long as the recording did
+    although fewer paintings than camera frames were made."""
+    return max(1, round((time.perf_counter() - started) * fps) - written)
