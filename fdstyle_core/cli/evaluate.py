@@ -116,18 +116,10 @@ class CachedStylize:
         self.frame, self.styled, self.stats = frame, styled, stats
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self._full_pass(x, statistics=True)
-
-    def repaint(self, x: torch.Tensor) -> torch.Tensor:
-        """A full pass that keeps the statistics regions use, as the live painter's does."""
-        return self._full_pass(x, statistics=False)
-
-    def _full_pass(self, x: torch.Tensor, statistics: bool) -> torch.Tensor:
         assert self.frame is not None and self.styled is not None and self.stats is not None
         self.full_passes += 1
         if x.shape == self.frame.shape and torch.equal(x, self.frame):
-            if statistics:
-                self.pipeline.painter.use_statistics(self.stats)
+            self.pipeline.painter.use_statistics(self.stats)
             return self.styled.clone()
         images = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         outputs = []

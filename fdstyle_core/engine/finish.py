@@ -41,9 +41,6 @@ class FinishedPainter:
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
         return finish(self.painter(frame), frame, self.strength, self.keep_colours)
 
-    def repaint(self, frame: torch.Tensor) -> torch.Tensor:
-        return finish(self.painter.repaint(frame), frame, self.strength, self.keep_colours)
-
     def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]:
         painted = self.painter.regions(frame, boxes)
         return [

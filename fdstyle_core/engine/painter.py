@@ -78,8 +78,6 @@ class RegionPainter(Protocol):
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor: ...
 
-    def repaint(self, frame: torch.Tensor) -> torch.Tensor: ...
-
     def regions(self, frame: torch.Tensor, boxes: list[Box]) -> list[torch.Tensor]: ...
 
     def region_cost(self, height: int, width: int, box: Box) -> float: ...
@@ -162,22 +160,19 @@ class Painter:
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
         """Paint the whole frame and, if this painter records them, remember its normalization statistics for regions."""
-        return self._paint_frame(frame, self.records_statistics)
 
-    def repaint(self, frame: torch.Tensor) -> torch.Tensor:
-        """Paint the whole frame with the plain pass, keeping the statistics that regions use."""
-        return self._paint_frame(frame, statistics=False)
-
-    def _paint_frame(self, frame: torch.Tensor, statistics: bool) -> torch.Tensor:
         def work() -> torch.Tensor:
             x = self._to_network(frame)
             size = (x.shape[-2], x.shape[-1])
-            if statistics:
+            if self.records_statistics:
+                started = time.perf_counter()
                 y, self._stats = self.engine.full(self._padded(x))
-                if self._measures_costs and not self._costs.knows_plain(size):
-                    self._calibrate_plain(self._padded(x), size)
+                if self._measures_costs and self._costs.knows_whole(size):
+                    self._costs.record_whole(size, self._ms_since(started))
+                elif self._measures_costs:
+                    self._calibrate_whole(self._padded(x), size)
             else:
-                y = self._plain_pass(self._padded(x), size)
+                y = self.engine.plain(self._padded(x))
             y = y[:, :, : x.shape[-2], : x.shape[-1]]
             if y.shape[-2:] != frame.shape[-2:]:
                 y = F.interpolate(y, size=tuple(frame.shape[-2:]), mode="bilinear", align_corners=False)
@@ -185,21 +180,11 @@ class Painter:
 
         return self._run(work)
 
-    def _calibrate_plain(self, x: torch.Tensor, size: tuple[int, int]) -> None:
-        """Time the plain pass once a size, the faster of two (the first compiles): what regions are weighed against."""
-        times = []
-        for _ in range(2):
-            started = time.perf_counter()
-            self.engine.plain(x)
-            times.append(self._ms_since(started))
-        self._costs.record_plain(size, min(times))
-
-    def _plain_pass(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    def _calibrate_whole(self, x: torch.Tensor, size: tuple[int, int]) -> None:
+        """Time the whole-frame pass once more at a new size (the first compiled): what regions are weighed against."""
         started = time.perf_counter()
-        y = self.engine.plain(x)
-        if self._measures_costs:
-            self._costs.record_plain(size, self._ms_since(started))
-        return y
+        self.engine.full(x)
+        self._costs.record_whole(size, self._ms_since(started))
 
     @property
     def has_statistics(self) -> bool:
@@ -223,7 +208,7 @@ class Painter:
         return (ny0, ny1, nx0, nx1), (nh, nw)
 
     def region_cost(self, height: int, width: int, box: Box) -> float:
-        """Network work for painting ``box`` alone, as a share of a plain full-frame pass."""
+        """Network work for painting ``box`` alone, as a share of a whole-frame pass."""
         (ny0, ny1, nx0, nx1), size = self._window(height, width, box)
         return self._costs.share(size, (ny1 - ny0) * (nx1 - nx0))
 

@@ -16,9 +16,9 @@ What changes against `paper`, and why:
   bumped, lights switched), the whole frame is repainted, optionally cross-faded.
 * **No wasted work.**  Without change the network is not run; small changed regions are painted
   alone (parts far apart in windows of their own), with the full frame's normalization
-  statistics (see :mod:`fdstyle_core.engine.painter`).  Those are measured again only every
-  ``STATS_REFRESH_FRAMES`` frames and on whole-frame changes: other full passes run the plain
-  network, which is faster.
+  statistics (see :mod:`fdstyle_core.engine.painter`).  Every whole-frame pass measures them
+  again (regions painted with older ones beside paint normalized afresh would show their edges),
+  and ``STATS_REFRESH_FRAMES`` frames without one bring a whole-frame pass.
 """
 
 from __future__ import annotations
@@ -190,12 +190,6 @@ class ReferenceStabilizer(ThresholdStabilizer):
         self._since_statistics = 0
         return stylize(frame)
 
-    def _whole_frame(self, frame: torch.Tensor, stylize: Stylize) -> torch.Tensor:
-        """A full pass, the plain one while the statistics are recent."""
-        if self._statistics_recent(stylize):
-            return stylize.repaint(frame)  # type: ignore[attr-defined]
-        return self._full_pass(frame, stylize)
-
     def _statistics_recent(self, stylize: Stylize) -> bool:
         """Whether regions may still be painted with the statistics the painter has.
 
@@ -243,7 +237,7 @@ class ReferenceStabilizer(ThresholdStabilizer):
                 self._blend(output, fresh, alpha, part)
         else:
             y0, y1, x0, x1 = box or (0, now.shape[-2], 0, now.shape[-1])
-            self._blend(output, self._whole_frame(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
+            self._blend(output, self._full_pass(frame, stylize)[:, :, y0:y1, x0:x1], alpha, (y0, y1, x0, x1))
         self._take_where(self._reference, now, region, box)
         self._output = output
         return StepResult(output, 1 - alpha, True)
