@@ -206,18 +206,22 @@ def test_regions_measured_slower_than_a_whole_pass_become_a_whole_pass_with_new_
     assert passes == {"plain": 0, "full": 4}  # the first frame's (and its size's timing), then one a frame
 
 
+@pytest.mark.usefixtures("costs_by_pixels")
 def test_statistics_are_measured_again_when_due(candy: Path, data_dir: Path) -> None:
-    frames = read_clip(data_dir / "videos/talking/retalking_1.mp4", 2, (128, 128))
+    """A small change is painted as a region with the statistics of the last whole-frame pass until
+    they are STATS_REFRESH_FRAMES frames old; then a whole-frame pass measures them again."""
+    (frame,) = read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (256, 256))
     painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height=0)
     stabilizer = ReferenceStabilizer(MaskParams())
     with torch.inference_mode():
-        stabilizer.step(as_tensor(frames[0]), painter)
+        stabilizer.step(as_tensor(frame), painter)
         first = painter.statistics
-        for index in range(reference.STATS_REFRESH_FRAMES + 1):
-            frame = frames[index % 2].copy()
-            frame[40:60, 40:60] = (index * 37) % 256  # always some change to repaint
-            stabilizer.step(as_tensor(frame), painter)
-    assert painter.statistics is not first
+        for index in range(1, reference.STATS_REFRESH_FRAMES + 1):
+            changed = frame.copy()
+            changed[100:120, 100:120] = (index * 37) % 256  # a new small change every frame
+            stabilizer.step(as_tensor(changed), painter)
+            assert (painter.statistics is first) == (index < reference.STATS_REFRESH_FRAMES), index
+            assert painter.take_work().region_passes == (index < reference.STATS_REFRESH_FRAMES), index
 
 
 @pytest.mark.parametrize("processing_height", [0, 96])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         sink = FrameSink(args.output, source.fps)
         sinks.append(sink)
+        timeline = _Timeline(source.fps) if source.live and sink.keeps_time else None
         mask_sink = FrameSink(args.mask_output, source.fps) if args.mask_output else None
         if mask_sink is not None:
             sinks.append(mask_sink)
@@ -54,14 +56,18 @@ def run(args: argparse.Namespace) -> int:
                 frame = prepare_frame(raw, args)
                 out = pipeline.process(frame)
                 painted += 1
-                picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
-                mask = pipeline.mask_image() if mask_sink is not None else None
-                for _ in range(_copies_due(sink.count, started, source.fps) if source.live else 1):
-                    sink.write(picture)
-                    if mask_sink is not None:
-                        mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))
                 if heights is not None:
                     heights.frame_done(pipeline, read_at)
+                picture = np.concatenate([frame, out[:, :, :3]], axis=1) if args.side_by_side else out
+                copies = timeline.copies(time.perf_counter()) if timeline is not None else 1
+                writing = time.perf_counter()
+                if copies:
+                    sink.write(picture, copies)
+                    if mask_sink is not None:
+                        mask = pipeline.mask_image()
+                        mask_sink.write(mask if mask is not None else np.zeros(frame.shape[:2], np.uint8), copies)
+                if timeline is not None:
+                    timeline.writing_s += time.perf_counter() - writing
                 bar.update(1)
         for s in sinks:
             s.commit()
@@ -82,8 +88,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _copies_due(written: int, started: float, fps: float) -> int:
-    """How many times to write the newest painting of a live source: the source's frames that went
-    by while it was painted (at least one), so that the video lasts as long as the recording did
-    although fewer paintings than camera frames were made."""
-    return max(1, round((time.perf_counter() - started) * fps) - written)
+@dataclass
+class _Timeline:
+    """How often to write each painting of a live source into a video so that the video lasts as
+    long as the recording did: as often as the source's frames that went by since the last one
+    (none while painting runs ahead of the source).  The clock starts at the first painting (the
+    start-up before it is not recorded), and the time spent writing does not count: it would ask
+    for more copies, whose writing would ask for more still."""
+
+    fps: float
+    started: float | None = None
+    writing_s: float = 0.0
+    written: int = 0
+
+    def copies(self, now: float) -> int:
+        if self.started is None:
+            self.started, count = now, 1
+        else:
+            count = max(0, 1 + round((now - self.started - self.writing_s) * self.fps) - self.written)
+        self.written += count
+        return count

@@ -70,8 +70,8 @@ def _upsample_window(painted: torch.Tensor, origin: tuple[int, int], box: Box, s
 
 @runtime_checkable
 class RegionPainter(Protocol):
-    """What a stabilizer may ask of a painter beyond painting a whole frame: a whole frame that
-    keeps the statistics it has (faster), regions with those statistics, and what a region costs."""
+    """What a stabilizer may ask of a painter beyond painting a whole frame (which records its
+    normalization statistics): regions painted with those statistics, and what a region costs."""
 
     @property
     def has_statistics(self) -> bool: ...
@@ -182,6 +182,8 @@ class Painter:
 
     def _calibrate_whole(self, x: torch.Tensor, size: tuple[int, int]) -> None:
         """Time the whole-frame pass once more at a new size (the first compiled): what regions are weighed against."""
+        if self.device.type != "cpu":
+            synchronize(self.device)  # the first pass may still be running
         started = time.perf_counter()
         self.engine.full(x)
         self._costs.record_whole(size, self._ms_since(started))

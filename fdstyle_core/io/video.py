@@ -261,8 +261,16 @@ class FrameSink:
             self._tmp.unlink()
             self._tmp.mkdir()
 
-    def write(self, frame: np.ndarray) -> None:
+    @property
+    def keeps_time(self) -> bool:
+        """Whether frames are shown at the sink's rate (a video), so that how many there are is how long it lasts."""
+        return self._kind == "video"
+
+    def write(self, frame: np.ndarray, times: int = 1) -> None:
+        """Write ``frame``, ``times`` times over in a video (a painting held for several source frames)."""
         bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else cv2.cvtColor(frame[:, :, :3], cv2.COLOR_RGB2BGR)
+        if times != 1 and not self.keeps_time:
+            raise FdstyleError("only a video holds a frame for several")
         if self._kind == "image":
             if self.count:
                 raise FdstyleError("an image output takes exactly one frame")
@@ -276,8 +284,9 @@ class FrameSink:
                 self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (bgr.shape[1], bgr.shape[0]))
                 if not self._writer.isOpened():
                     raise FdstyleError(f"cannot write video {self.path}")
-            self._writer.write(bgr)
-        self.count += 1
+            for _ in range(times):
+                self._writer.write(bgr)
+        self.count += times
 
     def commit(self) -> None:
         """Finish writing and move the result into place."""

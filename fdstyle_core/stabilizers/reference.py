@@ -18,7 +18,7 @@ What changes against `paper`, and why:
   alone (parts far apart in windows of their own), with the full frame's normalization
   statistics (see :mod:`fdstyle_core.engine.painter`).  Every whole-frame pass measures them
   again (regions painted with older ones beside paint normalized afresh would show their edges),
-  and ``STATS_REFRESH_FRAMES`` frames without one bring a whole-frame pass.
+  and the first change after ``STATS_REFRESH_FRAMES`` frames without one brings a whole-frame pass.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MAX_PARTS = 24
 # Paint a region alone while its network window (with context) costs at most this share of
 # a full pass; beyond, a full pass costs about the same and refreshes the normalization statistics.
 REGION_MAX_COST = 0.9
-# Re-measure normalization statistics with a full pass at least this often (frames), and no more often.
+# Re-measure normalization statistics with a full pass at least this often (frames) while only regions change.
 STATS_REFRESH_FRAMES = 60
 # Above this share of the frame, the mask filters run on the whole frame instead of a window.
 WINDOW_MAX_SHARE = 0.7
