@@ -224,9 +224,7 @@ class Pipeline:
             return False
         if not MIN_SOURCE_FPS <= source_fps <= SOURCE_RATE_MARGIN * self.aimed_fps:
             return False
-        self.aimed_fps = source_fps
-        self._ceiling = self._measure_height(*self._frame_shape)
-        return True
+        return self._aim_at(source_fps)
 
     def aim_at_target(self, painted_fps: float) -> bool:
         """Automatic only: aim at the target fps again once frames are painted clearly faster than
@@ -237,7 +235,12 @@ class Pipeline:
         if painted_fps * SOURCE_RATE_MARGIN < self.aimed_fps:
             return False
         assert self.config is not None
-        self.aimed_fps = self.config.target_fps
+        return self._aim_at(self.config.target_fps)
+
+    def _aim_at(self, fps: float) -> bool:
+        """Keep ``fps`` from now on, and measure the height it allows (the most Automatic climbs to)."""
+        assert self._frame_shape is not None
+        self.aimed_fps = fps
         self._ceiling = self._measure_height(*self._frame_shape)
         return True
 

@@ -268,9 +268,9 @@ class FrameSink:
 
     def write(self, frame: np.ndarray, times: int = 1) -> None:
         """Write ``frame``, ``times`` times over in a video (a painting held for several source frames)."""
-        bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else cv2.cvtColor(frame[:, :, :3], cv2.COLOR_RGB2BGR)
         if times != 1 and not self.keeps_time:
             raise FdstyleError("only a video holds a frame for several")
+        bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else cv2.cvtColor(frame[:, :, :3], cv2.COLOR_RGB2BGR)
         if self._kind == "image":
             if self.count:
                 raise FdstyleError("an image output takes exactly one frame")

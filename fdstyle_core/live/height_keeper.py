@@ -99,10 +99,11 @@ class HeightKeeper:
         assert pipeline.auto_height is not None
         period = 1000 / pipeline.aimed_fps
         slow = SOURCE_SLOW_FACTOR if pipeline.follows_source else SLOW_PERIOD_FACTOR
-        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(judged.painted_fps()):
+        painted_fps = judged.painted_fps()
+        if judged.waited >= SOURCE_BOUND_SHARE * judged.frames and pipeline.aim_at_source_rate(painted_fps):
             log.info("Automatic height: aiming at the source's %.1f fps", pipeline.aimed_fps)
             self._judged = Judgement()  # judge the new aim on frames of its own
-        elif pipeline.aim_at_target(judged.painted_fps()):
+        elif pipeline.aim_at_target(painted_fps):
             log.info("Automatic height: the source sped up, aiming at the target's %.0f fps", pipeline.aimed_fps)
             self._judged = Judgement()
         elif latency > slow * period:
