@@ -98,3 +98,21 @@ def test_steps_up_stop_at_what_was_measured_for_the_aimed_rate() -> None:
     assert not pipeline.aim_at_target(MIN_SOURCE_FPS)  # frames no faster than the source followed
     assert pipeline.aim_at_target(2 * MIN_SOURCE_FPS) and pipeline.aimed_fps == 1000  # it sped up
     assert pipeline.taller_height is None and not pipeline.aim_at_target(1000.0)  # measured anew; aimed already
+
+
+def test_graphs_compiled_only_to_time_a_height_are_freed() -> None:
+    style = default_style()
+    assert style is not None
+    pipeline = Pipeline(PipelineConfig(style=str(style.path), processing_height=AUTO_HEIGHT, target_fps=1000))
+    engine = pipeline.choice.engine
+    assert engine.name == "openvino"  # the CPU default, which compiles a graph per frame size
+
+    def whole_frame_heights() -> set[int]:
+        return {height for graph, height, _ in engine._compiled if graph != "region"}  # noqa: SLF001 - its compile cache
+
+    pipeline.process(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    assert pipeline.auto_height is not None and pipeline.auto_height.height == HEIGHTS[-1]  # 240 was timed too
+    assert whole_frame_heights() == {HEIGHTS[-1]}
+    assert pipeline.aim_at_source_rate(MIN_SOURCE_FPS) and pipeline.taller_height is not None
+    assert pipeline._ceiling is not None  # noqa: SLF001 - what the new aim measured
+    assert whole_frame_heights() == {HEIGHTS[-1], pipeline._ceiling.height}  # noqa: SLF001 - painted, and the most it climbs to

@@ -8,14 +8,14 @@ frames are processed (the worker thread live), never on a host's UI thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import torch
 
 from fdstyle_core.engine.devices import synchronize
 from fdstyle_core.engine.inference.base import InferenceEngine
-from fdstyle_core.engine.painter import Painter
+from fdstyle_core.engine.painter import Painter, network_input_size
 
 # Heights offered, largest first; below the last the painting no longer reads as a painting.
 HEIGHTS = (2160, 1440, 1080, 720, 540, 480, 360, 288, 240, 180, 144)
@@ -29,23 +29,34 @@ class HeightChoice:
     reason: str
 
 
-def pass_timer(engine: InferenceEngine, aspect: float, statistics: bool = True) -> Callable[[int], float]:
-    """Milliseconds of a full-frame pass (with or without its statistics) at a given height and this width/height ``aspect``."""
+class PassTimer:
+    """Times a full-frame pass (with or without its statistics) at a given height and this
+    width/height ``aspect``; :meth:`release` then frees what an engine compiled only to be timed."""
 
-    def timed(height: int) -> float:
-        width = max(16, round(height * aspect))
-        frame = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).mul_(255).to(engine.device)
-        painter = Painter(engine, 0, statistics=statistics)
+    def __init__(self, engine: InferenceEngine, aspect: float, statistics: bool = True) -> None:
+        self.engine, self.aspect, self.statistics = engine, aspect, statistics
+        self._sizes: dict[int, tuple[int, int]] = {}  # timed height → the engine's input size
+
+    def __call__(self, height: int) -> float:
+        """Milliseconds of the pass at ``height``."""
+        width = max(16, round(height * self.aspect))
+        frame = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).mul_(255).to(self.engine.device)
+        painter = Painter(self.engine, 0, statistics=self.statistics)
+        self._sizes[height] = network_input_size(height, width)
         best = float("inf")
         with torch.inference_mode():
             for _ in range(2):  # the first run compiles and warms caches
                 started = time.perf_counter()
                 painter(frame)
-                synchronize(engine.device)
+                synchronize(self.engine.device)
                 best = min(best, (time.perf_counter() - started) * 1000)
         return best
 
-    return timed
+    def release(self, keep: Collection[int] = ()) -> None:
+        """Free the compiled graphs of every timed height but those in ``keep`` (the ones painted at)."""
+        for height, size in self._sizes.items():
+            if height not in keep:
+                self.engine.discard(*size)
 
 
 def choose_height(frame_height: int, budget_ms: float, timed: Callable[[int], float]) -> HeightChoice:

@@ -39,6 +39,11 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def network_input_size(height: int, width: int) -> tuple[int, int]:
+    """The size a frame of ``height``×``width`` network pixels is padded to: what the network accepts."""
+    return max(MIN_NETWORK_SIDE, _round_up(height, SIZE_MULTIPLE)), max(MIN_NETWORK_SIDE, _round_up(width, SIZE_MULTIPLE))
+
+
 def _window_span(start: int, end: int, limit: int) -> tuple[int, int]:
     """``start``–``end`` (network pixels) with context, starting on the stride grid, of a length
     that is a multiple of :data:`REGION_SIZE_STEP` (or all of ``limit``), within 0–``limit``."""
@@ -127,8 +132,8 @@ class Painter:
     def _padded(x: torch.Tensor) -> torch.Tensor:
         """``x`` padded on the bottom and right to a size the network accepts."""
         h, w = x.shape[-2:]
-        pad_h = max(MIN_NETWORK_SIDE, _round_up(h, SIZE_MULTIPLE)) - h
-        pad_w = max(MIN_NETWORK_SIDE, _round_up(w, SIZE_MULTIPLE)) - w
+        padded_h, padded_w = network_input_size(h, w)
+        pad_h, pad_w = padded_h - h, padded_w - w
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return x

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from fdstyle_core.engine.auto_height import HeightChoice, choose_height, larger_height, pass_timer, smaller_height
+from fdstyle_core.engine.auto_height import HeightChoice, PassTimer, choose_height, larger_height, smaller_height
 from fdstyle_core.engine.devices import PRECISION_CHOICES, synchronize
 from fdstyle_core.engine.finish import FinishedPainter
 from fdstyle_core.engine.painter import PaintWork, Painter
@@ -190,12 +190,16 @@ class Pipeline:
         self.auto_height = self._ceiling = self._measure_height(height, width)
         self.painter = self._new_painter(self.auto_height.height)
 
-    def _measure_height(self, height: int, width: int) -> HeightChoice:
-        """The largest height whose full pass fits the aimed frame period's budget, timed on this machine."""
+    def _measure_height(self, height: int, width: int, painting: int | None = None) -> HeightChoice:
+        """The largest height whose full pass fits the aimed frame period's budget, timed on this
+        machine; what was compiled only to be timed is freed, but for the chosen height and ``painting``."""
         config = self.config
         assert config is not None
         budget = 1000 / self.aimed_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        return choose_height(height, budget, pass_timer(self.choice.engine, width / height, self._records_statistics))
+        timer = PassTimer(self.choice.engine, width / height, self._records_statistics)
+        choice = choose_height(height, budget, timer)
+        timer.release(keep={h for h in (choice.height, painting) if h is not None})
+        return choice
 
     def lower_height(self, frame_ms: float) -> bool:
         """Automatic only: step down one height after frames took too long; False at the smallest."""
@@ -239,9 +243,9 @@ class Pipeline:
 
     def _aim_at(self, fps: float) -> bool:
         """Keep ``fps`` from now on, and measure the height it allows (the most Automatic climbs to)."""
-        assert self._frame_shape is not None
+        assert self._frame_shape is not None and self.auto_height is not None
         self.aimed_fps = fps
-        self._ceiling = self._measure_height(*self._frame_shape)
+        self._ceiling = self._measure_height(*self._frame_shape, painting=self.auto_height.height)
         return True
 
     @property

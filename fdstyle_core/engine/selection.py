@@ -16,7 +16,7 @@ from fdstyle_core.engine.inference import openvino_engine
 from fdstyle_core.engine.inference.base import InferenceEngine
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
 from fdstyle_core.engine.network import TransformerNet
-from fdstyle_core.engine.auto_height import pass_timer
+from fdstyle_core.engine.auto_height import PassTimer
 from fdstyle_core.engine.precision import CHECK_SIDE, MAX_TOLERANCE, MEAN_TOLERANCE, choose_precision, painting_error
 from fdstyle_core.errors import FdstyleError
 
@@ -67,7 +67,10 @@ def _openvino_cpu_auto(net: TransformerNet, threads: int) -> tuple[InferenceEngi
     mean, worst = painting_error(bf16, TorchEngine(net, torch.device("cpu")))
     if not (mean <= MEAN_TOLERANCE and worst <= MAX_TOLERANCE):
         return fp32, f"auto: fp32 (bf16 off by {mean:.2f}, max {worst:.1f})"
-    fp32_ms, bf16_ms = (pass_timer(engine, 1.0)(CHECK_SIDE) for engine in (fp32, bf16))
+    timers = [PassTimer(engine, 1.0) for engine in (fp32, bf16)]
+    fp32_ms, bf16_ms = (timer(CHECK_SIDE) for timer in timers)
+    for timer in timers:
+        timer.release()
     if bf16_ms < fp32_ms:
         return bf16, f"auto: bf16 ({bf16_ms:.0f} ms vs fp32's {fp32_ms:.0f}, within {mean:.2f} grey levels)"
     return fp32, f"auto: fp32 ({fp32_ms:.0f} ms vs bf16's {bf16_ms:.0f})"

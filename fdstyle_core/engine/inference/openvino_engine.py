@@ -184,6 +184,10 @@ class OpenVINOEngine:
             self._compiled.popitem(last=False)
         return compiled
 
+    def discard(self, height: int, width: int) -> None:
+        for graph in ("plain", "full"):
+            self._compiled.pop((graph, height, width), None)
+
     def plain(self, x: torch.Tensor) -> torch.Tensor:
         return self._infer("plain", x, ())[0]
 

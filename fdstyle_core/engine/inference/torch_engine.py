@@ -33,3 +33,6 @@ class TorchEngine:
 
     def region(self, x: torch.Tensor, stats: Stats) -> torch.Tensor:
         return self._region(x.to(self.dtype), *stats).float()
+
+    def discard(self, height: int, width: int) -> None:
+        """Nothing is compiled per size."""
