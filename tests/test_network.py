@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fdstyle_core.engine.network import Architecture, BlockedConvLayer, ConvLayer, TransformerNet
+from fdstyle_core.engine.network import Architecture, BlockedConvLayer, ConvLayer, LiteNet, TransformerNet, build_network
 from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.engine.styles import load_network, read_state_dict
 from fdstyle_core.errors import StyleError
@@ -35,11 +35,13 @@ def test_keys_match_pytorch_examples() -> None:
     assert len(keys) == 62
 
 
-@pytest.mark.parametrize("architecture", [Architecture(0.25, 5, 5), Architecture(0.5, 3, 2), Architecture()])
+@pytest.mark.parametrize(
+    "architecture", [Architecture(0.25, 5, 5), Architecture(0.5, 3, 2), Architecture(), Architecture(0.25, 3, 5, "lite"), Architecture(0.5, 5, 3, "lite")]
+)
 def test_a_style_file_says_its_architecture(architecture: Architecture, tmp_path: Path) -> None:
-    """Widths, end kernels and residual blocks are read off the tensors: no extra keys, so the
+    """Kinds, widths, end kernels and residual blocks are read off the tensors: no extra keys, so the
     files stay pytorch/examples' format."""
-    torch.save(TransformerNet.build(architecture).state_dict(), tmp_path / "style.pth")
+    torch.save(build_network(architecture).state_dict(), tmp_path / "style.pth")
     net = load_network(tmp_path / "style.pth")
     assert net.architecture == architecture
     assert net(torch.rand(1, 3, 36, 44) * 255).shape == (1, 3, 36, 44)
@@ -111,3 +113,22 @@ def test_a_layer_on_pixel_blocks_computes_the_same_convolution(factor: int, chan
 def test_layers_without_a_block_form_are_refused() -> None:
     with pytest.raises(ValueError, match="no 2×2 block form"):
         BlockedConvLayer(ConvLayer(8, 8, 3, stride=2), 2)
+
+
+def test_the_lite_network_paints_nothing_at_full_resolution_and_shares_the_middle_layers() -> None:
+    """Every LiteNet convolution but the pixel-block ones sees at most half the frame's pixels, its
+    residual blocks are depthwise-separable, and the layers it shares with Johnson's are the same shape."""
+    lite, johnson = LiteNet(0.25), TransformerNet(0.25)
+    sizes: dict[str, int] = {}
+    for name, module in lite.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda m, i, o, name=name: sizes.__setitem__(name, o.shape[-1]))
+    assert lite(torch.rand(1, 3, 64, 96) * 255).shape == (1, 3, 64, 96)
+    assert max(sizes.values()) == 48 and sizes["res1.conv1.depthwise"] == 24
+    assert lite.res1.conv1.depthwise.groups == 32
+    johnson_state = johnson.state_dict()
+    for key, tensor in lite.state_dict().items():
+        if key.split(".")[0] in LiteNet.LAYERS_OF_JOHNSON:
+            assert johnson_state[key].shape == tensor.shape, key
+    untrained = lite(torch.zeros(1, 3, 32, 32))
+    assert (untrained - 127.5).abs().max() < 40  # starts near mid-grey

@@ -267,7 +267,7 @@ def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Pat
     teachers.mkdir()
     teacher = teachers / "candy.pth"
     teacher.write_bytes(candy.read_bytes())
-    record_entry(teachers, {"name": "candy", "display_name": "Candy", "painting": "candy.jpg", "images_seen": 160_000}, False)
+    record_entry(teachers, {"name": "candy", "display_name": "Candy", "painting": "candy.jpg", "images_seen": 160_000})
     config = _config(tmp_path, content, partial_vgg, teacher=teacher, init=teacher, end_kernel=5, residual_blocks=3, steps=3)
     trainer = Trainer(config)
     trainer.start_from_style()
@@ -294,20 +294,44 @@ def test_init_with_a_teacher_shrinks_a_style_into_a_faster_network(tmp_path: Pat
         _config(tmp_path, content, partial_vgg, teacher=teacher, end_kernel=4)
 
 
-def test_the_shrink_tool_keeps_the_originals_shrinks_each_style_and_resumes(tmp_path: Path, content: Path) -> None:
+def test_a_lite_network_starts_its_shared_layers_from_a_style_and_learns_the_rest(
+    tmp_path: Path, content: Path, partial_vgg: Path, candy: Path
+) -> None:
+    """Distilling a style into the lite network: the layers both networks have start from the
+    style, the lite ones (pixel-block ends, depthwise blocks) fresh; the file and its entry say lite."""
+    config = _config(tmp_path, content, partial_vgg, teacher=candy, init=candy, kind="lite", steps=3)
+    assert config.architecture == Architecture(1.0, 3, 5, "lite")  # the lite kind's own end kernel
+    trainer = Trainer(config)
+    fresh = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.start_from_style()
+    source, started = read_state_dict(candy), trainer.model.state_dict()
+    assert torch.equal(started["conv3.conv2d.weight"], source["conv3.conv2d.weight"])
+    assert torch.equal(started["in4.bias"], source["in4.bias"])
+    assert torch.equal(started["res1.in1.weight"], fresh["res1.in1.weight"])  # not the full blocks' norms
+    assert torch.equal(started["block_in.conv2d.weight"], fresh["block_in.conv2d.weight"])
+    result = trainer.fit(progress=False)
+    assert load_network(result.output).architecture == Architecture(1.0, 3, 5, "lite")
+    assert result.entry["network"] == "lite" and result.entry["end_kernel"] == 3 and result.entry["started_from"] == "candy.pth"
+    with pytest.raises(FdstyleError, match="unknown network kind"):
+        _config(tmp_path, content, partial_vgg, teacher=candy, kind="tiny")
+
+
+@pytest.mark.parametrize("network", ["johnson", "lite"])
+def test_the_shrink_tool_keeps_the_originals_shrinks_each_style_and_resumes(tmp_path: Path, content: Path, network: str) -> None:
     """tools/shrink_styles.sh on two 9×9 styles, one the default: the originals are kept as the
-    teachers, each style comes back with 5×5 ends under its name, the default stays the default,
-    and a second run goes on from the checkpoints."""
+    teachers, each style comes back with 5×5 ends under its name (or gets a lite variant beside
+    it, the default's the CPUs' default), and a second run goes on from the checkpoints."""
     models = tmp_path / "models"
     models.mkdir()
     for name, default in (("first", True), ("second", False)):
         torch.manual_seed(len(name))
         torch.save(TransformerNet(0.25).state_dict(), models / f"{name}.pth")
-        record_entry(models, {"name": name, "display_name": name.title(), "painting": f"{name}.jpg"}, default)
+        record_entry(models, {"name": name, "display_name": name.title(), "painting": f"{name}.jpg"}, DEVICE_CLASSES if default else ())
     data = tmp_path / "data"
     data.mkdir()
     (data / "content").symlink_to(content)
-    env = {**os.environ, "OUT": str(models), "RUNS": str(tmp_path / "runs"), "MINUTES": "0.02", "PYTHON": sys.executable}
+    env = {**os.environ, "OUT": str(models), "RUNS": str(tmp_path / "runs"), "MINUTES": "0.02", "PYTHON": sys.executable, "NETWORK": network}
+    made = {"first": "first", "second": "second"} if network == "johnson" else {"first": "first_lite", "second": "second_lite"}
     steps = []
     for _ in range(2):
         done = subprocess.run(
@@ -315,14 +339,20 @@ def test_the_shrink_tool_keeps_the_originals_shrinks_each_style_and_resumes(tmp_
         )
         assert done.returncode == 0, done.stderr[-2000:]
         entries = read_entries(models)
-        steps.append([entries[name]["steps"] for name in ("first", "second")])
+        steps.append([entries[made[name]]["steps"] for name in ("first", "second")])
     assert all(0 < before < after for before, after in zip(*steps))  # the second run counted on from the first
     teachers = tmp_path / "runs" / "teachers"
+    expected = Architecture(0.25, 5, 5) if network == "johnson" else Architecture(0.25, 3, 5, "lite")
     for name in ("first", "second"):
         assert load_network(teachers / f"{name}.pth").architecture.end_kernel == 9
-        assert load_network(models / f"{name}.pth").architecture == Architecture(0.25, 5, 5)
-        assert entries[name]["teacher_recipe"]["painting"] == f"{name}.jpg" and entries[name]["display_name"] == name.title()
+        assert load_network(models / f"{made[name]}.pth").architecture == expected
+        entry = entries[made[name]]
+        assert entry["teacher_recipe"]["painting"] == f"{name}.jpg" and entry["display_name"] == name.title()
     assert entries["first"]["default"] and not entries["second"]["default"]
+    if network == "lite":
+        assert entries["first_lite"]["variant"] == "lite" and entries["first_lite"]["variant_of"] == "first"
+        assert entries["first_lite"]["default_for"] == ["cpu"] and entries["first"]["default_for"] == ["gpu"]
+        assert load_network(models / "first.pth").architecture == Architecture(0.25, 9, 5)  # left as it was
 
 
 def test_time_limit_stops_early_and_still_exports(tmp_path: Path, content: Path, partial_vgg: Path, starry: Path) -> None:
@@ -398,9 +428,10 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
     for device_class in DEVICE_CLASSES:  # exactly one default for each kind of machine
         assert sum(device_class in e["default_for"] for e in entries) == 1, device_class
     fast = {e["name"] for e in ours if e["variant"] == "fast"}
-    for entry in ours:  # a fast variant really is slim; a full one names the fast style it belongs to
+    for entry in ours:  # a fast variant really is slim, a lite one lite; a full or lite one names the fast style it belongs to
         net = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")
-        assert net.width == entry["width"] and (entry["variant"] == "fast") == (entry["width"] < 1)
+        assert net.width == entry["width"] and (entry["variant"] == "full") == (entry["width"] >= 1)
+        assert (entry["variant"] == "lite") == (net.architecture.kind == "lite") == (entry.get("network") == "lite")
         assert net.architecture.end_kernel == entry.get("end_kernel", 9), entry["name"]
         assert entry["variant"] == "fast" or entry.get("variant_of") in fast, entry["name"]
         if "teacher_recipe" in entry:  # a distilled style says how to make its teacher again
@@ -414,7 +445,7 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
         with torch.no_grad():
             outputs[entry["name"]] = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")(x).clamp(0, 255)
         assert (outputs[entry["name"]] - x).abs().mean() > 20, entry["name"]
-    names = [e["name"] for e in paintings]
+    names = [e["name"] for e in paintings if not e.get("variant_of")]  # one network per painting
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert (outputs[a] - outputs[b]).abs().mean() > 10, (a, b)

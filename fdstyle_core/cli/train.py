@@ -7,6 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from fdstyle_core.engine.devices import DEVICE_CHOICES
+from fdstyle_core.engine.manifest import DEVICE_CLASSES
+from fdstyle_core.engine.network import KINDS
 from fdstyle_core.cli.options import output_file
 from fdstyle_core.training.perceptual import DEFAULT_STYLE_SCALES, parse_style_scales
 from fdstyle_core.training.trainer import PRECISIONS, TrainConfig, train
@@ -25,8 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=output_file, required=True, help="style file to write, e.g. models/NAME.pth")
     parser.add_argument("--width", type=float, default=_default("width"), help="channel multiplier: 1 (full), 0.5, 0.25 (slim, for CPUs)")
     parser.add_argument(
+        "--network", choices=KINDS, default=_default("kind"),
+        help="johnson: Johnson et al.'s (pytorch/examples files); lite: pixel-block ends, depthwise blocks (for CPUs)",
+    )
+    parser.add_argument(
         "--end-kernel", type=int, default=_default("end_kernel"),
-        help="kernel side of the first and last convolution: 9 (the original), 5 (faster on CPUs)",
+        help="kernel side of the first and last convolution (default: 9 for johnson, 3 for lite on pixel blocks)",
     )
     parser.add_argument("--residual-blocks", type=int, default=_default("residual_blocks"))
     parser.add_argument("--teacher", type=Path, help="distill from this style file (the student matches its output)")
@@ -69,7 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     meta.add_argument("--artist")
     meta.add_argument("--year")
     meta.add_argument("--licence", help="e.g. 'public domain'")
+    meta.add_argument("--variant-of", help="the style this is another network of, for the same painting")
     meta.add_argument("--default", action="store_true", help="mark this style as the default one")
+    meta.add_argument(
+        "--default-for", action="append", choices=DEVICE_CLASSES, default=[], help="machines of this kind start with this style (repeatable)"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -80,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         teacher=args.teacher,
         width=args.width,
         end_kernel=args.end_kernel,
+        kind=args.network,
         residual_blocks=args.residual_blocks,
         steps=args.steps,
         max_minutes=args.max_minutes,
@@ -106,8 +117,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         device=args.device,
         precision=args.precision,
         seed=args.seed,
-        metadata={k: getattr(args, k) for k in ("display_name", "title", "artist", "year", "licence")},
-        make_default=args.default,
+        metadata={k: getattr(args, k) for k in ("display_name", "title", "artist", "year", "licence", "variant_of")},
+        default_for=DEVICE_CLASSES if args.default else tuple(args.default_for),
     )
 
 

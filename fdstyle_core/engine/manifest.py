@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 from fdstyle_core.errors import StyleError
@@ -48,17 +49,21 @@ def find_entry(folder: Path, name: str) -> dict[str, Any] | None:
     return read_entries(folder).get(name)
 
 
-def record_entry(folder: Path, entry: dict[str, Any], make_default: bool) -> Path:
-    """Add or replace ``entry`` (by name) in ``folder``'s manifest; ``make_default`` clears the others'."""
+def record_entry(folder: Path, entry: dict[str, Any], default_for: Collection[str] = ()) -> Path:
+    """Add or replace ``entry`` (by name) in ``folder``'s manifest, as the style that machines of
+    the ``default_for`` classes start with (the others lose those classes); with every class, it
+    is the default style."""
     path = folder / MANIFEST_NAME
     data = _load(path)
     styles = [e for e in data["styles"] if not (isinstance(e, dict) and e.get("name") == entry["name"])]
-    if make_default:
-        for other in styles:
-            if isinstance(other, dict):
-                other["default"], other["default_for"] = False, []
-    is_default = make_default or bool(entry.get("default", False))
-    styles.append({**entry, "default": is_default, "default_for": list(DEVICE_CLASSES) if is_default else []})
+    everywhere = set(default_for) >= set(DEVICE_CLASSES)
+    for other in styles:
+        if isinstance(other, dict) and default_for:
+            other["default_for"] = [c for c in other.get("default_for", []) if c not in default_for]
+            other["default"] = other.get("default", False) and not everywhere
+    is_default = everywhere or bool(entry.get("default", False))
+    classes = list(DEVICE_CLASSES) if is_default else [c for c in DEVICE_CLASSES if c in default_for]
+    styles.append({**entry, "default": is_default, "default_for": classes})
     data["styles"] = sorted(styles, key=lambda e: str(e.get("name", "")) if isinstance(e, dict) else "")
     with replaced_on_success(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,11 +1,13 @@
-"""The Johnson et al. (2016) feed-forward style network.
+"""The Johnson et al. (2016) feed-forward style network, and a lighter one for CPUs.
 
-Module and parameter names match pytorch/examples ``fast_neural_style`` exactly, so the
-``.pth`` files people already have load without renaming.  An :class:`Architecture` says how
-far a network departs from the original: ``width`` scales every channel count (1.0 is the
-original; 0.25 is the slim variant for CPUs), and the first and last convolutions' kernel and
-the number of residual blocks can shrink too (on CPUs those two 9×9 layers at full resolution,
-with 3 input or 3 output channels, are a large share of a slim network's time).
+:class:`TransformerNet`'s module and parameter names match pytorch/examples ``fast_neural_style``
+exactly, so the ``.pth`` files people already have load without renaming.  An
+:class:`Architecture` says how far a network departs from the original: ``width`` scales every
+channel count (1.0 is the original; 0.25 is the slim variant for CPUs), and the first and last
+convolutions' kernel and the number of residual blocks can shrink too (on CPUs those two 9×9
+layers at full resolution, with 3 input or 3 output channels, are a large share of a slim
+network's time).  The ``lite`` kind (:class:`LiteNet`) goes further for CPUs: nothing runs at
+full resolution and the residual blocks are depthwise-separable.
 """
 
 from __future__ import annotations
@@ -19,19 +21,25 @@ from torch.nn import functional as F
 BASE_CHANNELS = 32
 # The three stride-2 / upsample-2 stages mean the network maps H to H only when 4 divides H.
 SIZE_MULTIPLE = 4
+PIXEL_BLOCK = 2  # LiteNet's first and last layers see 2×2 pixel blocks as channels
 MAX_END_KERNEL = 15
 MAX_RESIDUAL_BLOCKS = 16
+KINDS = ("johnson", "lite")
+END_KERNELS = {"johnson": 9, "lite": 3}  # each kind's usual first and last kernel
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """The shape of a :class:`TransformerNet`; the defaults are Johnson et al.'s network."""
+    """The shape of a style network; the defaults are Johnson et al.'s."""
 
     width: float = 1.0  # channel multiplier
     end_kernel: int = 9  # side of the first and the last convolution's kernel (odd)
     residual_blocks: int = 5
+    kind: str = "johnson"  # or "lite": see LiteNet
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown network kind '{self.kind}' (choose from {', '.join(KINDS)})")
         if not 0 < self.width <= 4:
             raise ValueError(f"width {self.width} is outside (0, 4] (1 = the original network)")
         if not (1 <= self.end_kernel <= MAX_END_KERNEL and self.end_kernel % 2):
@@ -128,12 +136,28 @@ class StyleNorm(nn.InstanceNorm2d):
         return ((x.float() - mean) * scale + self.bias.float().view(1, -1, 1, 1)).to(x.dtype)
 
 
-class ResidualBlock(nn.Module):
+class SeparableConv(nn.Module):
+    """A reflection-padded 3×3 depthwise convolution, then a 1×1 one across channels: a seventh
+    of a full 3×3 convolution's work at 32 channels."""
+
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3, 1)
+        self.reflection_pad = nn.ReflectionPad2d(1)
+        self.depthwise = nn.Conv2d(channels, channels, 3, groups=channels)
+        self.pointwise = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(self.reflection_pad(x)))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 convolutions and their norms added to the input; ``separable`` ones for :class:`LiteNet`."""
+
+    def __init__(self, channels: int, separable: bool = False) -> None:
+        super().__init__()
+        self.conv1 = SeparableConv(channels) if separable else ConvLayer(channels, channels, 3, 1)
         self.in1 = StyleNorm(channels)
-        self.conv2 = ConvLayer(channels, channels, 3, 1)
+        self.conv2 = SeparableConv(channels) if separable else ConvLayer(channels, channels, 3, 1)
         self.in2 = StyleNorm(channels)
         self.relu = nn.ReLU()
 
@@ -169,10 +193,6 @@ class TransformerNet(nn.Module):
     def width(self) -> float:
         return self.architecture.width
 
-    @classmethod
-    def build(cls, architecture: Architecture) -> TransformerNet:
-        return cls(architecture.width, architecture.end_kernel, architecture.residual_blocks)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.in1(self.conv1(x)))
         y = self.relu(self.in2(self.conv2(y)))
@@ -184,22 +204,77 @@ class TransformerNet(nn.Module):
         return self.deconv3(y)
 
 
+class LiteNet(nn.Module):
+    """The style network made for CPUs: :class:`TransformerNet`'s shape, but its first and last
+    layers work on 2×2 pixel blocks at half resolution (on few channels, CPU kernels run far below
+    the machine's speed), and its residual blocks are depthwise-separable.
+
+    Its middle layers (:data:`LAYERS_OF_JOHNSON`) are :class:`TransformerNet`'s own, so training
+    can start them from a style of the same width.
+    """
+
+    LAYERS_OF_JOHNSON = ("conv3", "in3", "deconv1", "in4")
+
+    def __init__(self, width: float = 0.25, end_kernel: int = 3, residual_blocks: int = 5) -> None:
+        super().__init__()
+        self.architecture = Architecture(width, end_kernel, residual_blocks, "lite")
+        c2 = 2 * max(1, round(BASE_CHANNELS * width))
+        c3 = 2 * c2
+        self.block_in = ConvLayer(3 * PIXEL_BLOCK**2, c2, end_kernel, 1)
+        self.in2 = StyleNorm(c2)
+        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.in3 = StyleNorm(c3)
+        self.residual_names = [f"res{index}" for index in range(1, residual_blocks + 1)]
+        for name in self.residual_names:
+            self.add_module(name, ResidualBlock(c3, separable=True))
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, upsample=2)
+        self.in4 = StyleNorm(c2)
+        self.block_out = ConvLayer(c2, 3 * PIXEL_BLOCK**2, end_kernel, 1)
+        self.relu = nn.ReLU()
+        with torch.no_grad():
+            self.block_out.conv2d.bias.fill_(127.5)  # an untrained network paints mid-grey, not black
+
+    @property
+    def width(self) -> float:
+        return self.architecture.width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.in2(self.block_in(F.pixel_unshuffle(x, PIXEL_BLOCK))))
+        y = self.relu(self.in3(self.conv3(y)))
+        for name in self.residual_names:
+            y = getattr(self, name)(y)
+        y = self.relu(self.in4(self.deconv1(y)))
+        return F.pixel_shuffle(self.block_out(y), PIXEL_BLOCK)
+
+
+StyleNet = TransformerNet | LiteNet
+
+
+def build_network(architecture: Architecture) -> StyleNet:
+    """An untrained network of this architecture."""
+    kind = LiteNet if architecture.kind == "lite" else TransformerNet
+    return kind(architecture.width, architecture.end_kernel, architecture.residual_blocks)
+
+
 def norm_layers(net: nn.Module) -> list[StyleNorm]:
     return [m for m in net.modules() if isinstance(m, StyleNorm)]
 
 
 def architecture_from_state_dict(state: dict[str, torch.Tensor]) -> Architecture:
-    """The architecture a style file's tensors were made for: the channel multiplier and the end
-    kernel from the first convolution, the residual blocks from the ``resN`` keys.  A file that
-    says too little gets the original's values (and then fails the key and shape checks)."""
-    weight = state.get("conv1.conv2d.weight")
+    """The architecture a style file's tensors were made for: the kind from its first layer's
+    name, the channel multiplier and the end kernel from that layer, the residual blocks from the
+    ``resN`` keys.  A file that says too little gets the original's values (and then fails the
+    key and shape checks)."""
+    kind, weight, channels = "johnson", state.get("conv1.conv2d.weight"), BASE_CHANNELS
+    if "block_in.conv2d.weight" in state:
+        kind, weight, channels = "lite", state["block_in.conv2d.weight"], 2 * BASE_CHANNELS
     width, end_kernel = 1.0, Architecture.end_kernel
     if weight is not None and weight.ndim == 4 and weight.shape[0] > 0:
-        width, end_kernel = weight.shape[0] / BASE_CHANNELS, weight.shape[-1]
+        width, end_kernel = weight.shape[0] / channels, weight.shape[-1]
     blocks = 0
-    while f"res{blocks + 1}.conv1.conv2d.weight" in state:
+    while f"res{blocks + 1}.in1.weight" in state:
         blocks += 1
-    return Architecture(width, end_kernel, blocks or Architecture.residual_blocks)
+    return Architecture(width, end_kernel, blocks or Architecture.residual_blocks, kind)
 
 
 # Per instance norm, in network order: mean then variance (each 1×C×1×1, fp32).
@@ -212,7 +287,7 @@ class FullFrameGraph(nn.Module):
     A plain function of its input, so an inference engine can compile it as one graph.
     """
 
-    def __init__(self, net: TransformerNet) -> None:
+    def __init__(self, net: StyleNet) -> None:
         super().__init__()
         self.net = net
 
@@ -235,7 +310,7 @@ class FullFrameGraph(nn.Module):
 class RegionGraph(nn.Module):
     """The network on a crop, normalized with the statistics a :class:`FullFrameGraph` returned."""
 
-    def __init__(self, net: TransformerNet) -> None:
+    def __init__(self, net: StyleNet) -> None:
         super().__init__()
         self.net = net
 

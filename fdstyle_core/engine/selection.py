@@ -15,7 +15,7 @@ from fdstyle_core.engine import devices
 from fdstyle_core.engine.inference import openvino_engine
 from fdstyle_core.engine.inference.base import InferenceEngine
 from fdstyle_core.engine.inference.torch_engine import TorchEngine
-from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.network import StyleNet
 from fdstyle_core.engine.auto_height import PassTimer
 from fdstyle_core.engine.precision import CHECK_SIDE, MAX_TOLERANCE, MEAN_TOLERANCE, choose_precision, painting_error
 from fdstyle_core.errors import FdstyleError
@@ -57,7 +57,7 @@ def available_engines() -> list[str]:
     return ["torch", "openvino"] if openvino_engine.installed() else ["torch"]
 
 
-def _openvino_cpu_auto(net: TransformerNet, threads: int) -> tuple[InferenceEngine, str]:
+def _openvino_cpu_auto(net: StyleNet, threads: int) -> tuple[InferenceEngine, str]:
     """fp32, or bf16 where the CPU has it in hardware, paints like fp32 and is measured faster
     (AMX makes it several times faster; AVX-512 BF16 alone can be slower on these small networks)."""
     fp32 = openvino_engine.OpenVINOEngine(net, "cpu", "fp32", threads)
@@ -76,7 +76,7 @@ def _openvino_cpu_auto(net: TransformerNet, threads: int) -> tuple[InferenceEngi
     return fp32, f"auto: fp32 ({fp32_ms:.0f} ms vs bf16's {bf16_ms:.0f})"
 
 
-def _torch_choice(net: TransformerNet, device: torch.device, precision: str, notice: str = "") -> EngineChoice:
+def _torch_choice(net: StyleNet, device: torch.device, precision: str, notice: str = "") -> EngineChoice:
     candidates = TORCH_GPU_CANDIDATES if device.type != "cpu" else ()
     engine, reason = choose_precision(
         precision, candidates, lambda name: TorchEngine(net, device, name), lambda: TorchEngine(net, device)
@@ -95,7 +95,7 @@ def host_threads(engine: InferenceEngine, threads: int) -> int:
     return threads or TORCH_DEFAULT_THREADS
 
 
-def choose_engine(net: TransformerNet, device: str = "auto", engine: str = "auto", precision: str = "auto", threads: int = 0) -> EngineChoice:
+def choose_engine(net: StyleNet, device: str = "auto", engine: str = "auto", precision: str = "auto", threads: int = 0) -> EngineChoice:
     """Build the engine for these settings from ``net``'s fp32 weights (``net`` itself is untouched)."""
     device, engine = device.strip().lower(), engine.strip().lower()
     if engine not in ENGINE_CHOICES:

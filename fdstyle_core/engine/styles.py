@@ -2,7 +2,7 @@
 
 Style files are traded between people, so they are untrusted: they are read with
 ``torch.load(weights_only=True)`` and must be a flat mapping of parameter names to tensors
-that matches :class:`TransformerNet` exactly (old files' instance-norm running statistics,
+that matches one of the style networks (``engine.network``) exactly (old files' instance-norm running statistics,
 which the network never uses, are dropped).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from fdstyle_core.engine.manifest import read_entries
-from fdstyle_core.engine.network import TransformerNet, architecture_from_state_dict
+from fdstyle_core.engine.network import StyleNet, architecture_from_state_dict, build_network
 from fdstyle_core.errors import StyleError
 from fdstyle_core.io.paths import user_data_dir
 
@@ -24,6 +24,7 @@ PROJECT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 USER_STYLES_ENV = "FDSTYLE_STYLES"
 _IGNORED_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 log = logging.getLogger("fdstyle")
+VARIANT_LABELS = {"full": " (full, for GPUs)", "lite": " (lite, fastest on CPUs)"}
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ class Style:
     display_name: str
     is_default: bool = False
     default_for: tuple[str, ...] = ()  # the device classes that start with this style
-    variant: str | None = None  # "fast" (slim, for CPUs) or "full"; None where no manifest says
-    variant_of: str | None = None  # a full variant: the name of the style it is the full network of
+    variant: str | None = None  # "fast" (slim, for CPUs), "lite" (fastest on CPUs) or "full"; None where no manifest says
+    variant_of: str | None = None  # a full or lite variant: the name of the style it is another network of
 
     @property
     def label(self) -> str:
-        """The name a style list shows: a full variant says so."""
-        return f"{self.display_name} (full, for GPUs)" if self.variant == "full" else self.display_name
+        """The name a style list shows: a full or a lite variant says so."""
+        return self.display_name + VARIANT_LABELS.get(self.variant or "", "")
 
 
 def user_styles_dir() -> Path:
@@ -143,7 +144,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         architecture = architecture_from_state_dict(state)
     except ValueError as exc:
         raise StyleError(f"{path.name} is not a fast_neural_style model: {exc}") from None
-    expected = TransformerNet.build(architecture).state_dict()
+    expected = build_network(architecture).state_dict()
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
     if missing or unexpected:
         parts = []
@@ -162,10 +163,10 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in state.items()}
 
 
-def load_network(path: Path) -> TransformerNet:
+def load_network(path: Path) -> StyleNet:
     """A ready-to-run network (eval mode, no gradients) from a style file."""
     state = read_state_dict(path)
-    net = TransformerNet.build(architecture_from_state_dict(state))
+    net = build_network(architecture_from_state_dict(state))
     net.load_state_dict(state)
     net.eval().requires_grad_(False)
     return net

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.engine.devices import device_label, resolve_device
 from fdstyle_core.errors import FdstyleError
-from fdstyle_core.engine.network import SIZE_MULTIPLE, Architecture, TransformerNet, architecture_from_state_dict
+from fdstyle_core.engine.network import END_KERNELS, SIZE_MULTIPLE, Architecture, LiteNet, architecture_from_state_dict, build_network
 from fdstyle_core.training.perceptual import DEFAULT_STYLE_SCALES, PerceptualLoss, StyleScale, parse_style_scales, relative_mse
 from fdstyle_core.engine.manifest import find_entry, record_entry
 from fdstyle_core.engine.styles import load_network, read_state_dict
@@ -46,8 +46,9 @@ class TrainConfig:
     style_image: Path | None = None
     teacher: Path | None = None
     width: float = 1.0
-    end_kernel: int = Architecture.end_kernel
+    end_kernel: int = 0  # 0: the kind's usual one (END_KERNELS)
     residual_blocks: int = Architecture.residual_blocks
+    kind: str = Architecture.kind
     steps: int = 20_000
     max_minutes: float = 0.0  # stop and export after this long (0 = no limit): fits a lent GPU's time
     batch_size: int = 8
@@ -74,8 +75,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     seed: int = 0
-    metadata: dict[str, Any] = field(default_factory=dict)  # display_name, title, artist, year, licence
-    make_default: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)  # display_name, title, artist, year, licence, variant_of
+    default_for: tuple[str, ...] = ()  # the device classes that start with this style (all: the default)
 
     def __post_init__(self) -> None:
         if self.style_image is None and self.teacher is None:
@@ -91,7 +92,7 @@ class TrainConfig:
         try:
             self.architecture  # noqa: B018 - building it checks the three values
         except ValueError as exc:
-            raise FdstyleError(f"--width, --end-kernel, --residual-blocks: {exc}") from None
+            raise FdstyleError(f"--network, --width, --end-kernel, --residual-blocks: {exc}") from None
         if self.precision not in PRECISIONS:
             raise FdstyleError(f"unknown precision '{self.precision}' (choose from {', '.join(PRECISIONS)})")
         if self.resume and self.init is not None:
@@ -103,7 +104,7 @@ class TrainConfig:
 
     @property
     def architecture(self) -> Architecture:
-        return Architecture(self.width, self.end_kernel, self.residual_blocks)
+        return Architecture(self.width, self.end_kernel or END_KERNELS.get(self.kind, 0), self.residual_blocks, self.kind)
 
 
 @dataclass
@@ -158,7 +159,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.model = TransformerNet.build(config.architecture).to(self.device).train()
+        self.model = build_network(config.architecture).to(self.device).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -271,7 +272,8 @@ class Trainer:
         assert path is not None
         try:
             source = read_state_dict(path)
-            self.model.load_state_dict(transplant(source, self.model.state_dict()))
+            shared = LiteNet.LAYERS_OF_JOHNSON if self.config.kind != architecture_from_state_dict(source).kind else ()
+            self.model.load_state_dict(transplant(source, self.model.state_dict(), only=shared))
         except FdstyleError:
             raise
         except Exception as exc:  # a network that does not fit this one
@@ -311,7 +313,7 @@ class Trainer:
         _atomic_save(state, output)
         read_state_dict(output)  # the file must load exactly as users will load it
         entry = self.manifest_entry()
-        record_entry(output.parent, entry, self.config.make_default)
+        record_entry(output.parent, entry, self.config.default_for)
         return entry
 
     def manifest_entry(self) -> dict[str, Any]:
@@ -334,8 +336,9 @@ class Trainer:
             **inherited,
             **({"painting": c.style_image.name} if c.style_image else {}),
             **{k: v for k, v in c.metadata.items() if v not in (None, "")},
+            "network": c.kind,
             "width": c.width,
-            "end_kernel": c.end_kernel,
+            "end_kernel": c.architecture.end_kernel,
             "residual_blocks": c.residual_blocks,
             "teacher": c.teacher.name if c.teacher else None,
             **({"teacher_recipe": _recipe(teacher_entry)} if teacher_entry else {}),
@@ -355,7 +358,7 @@ class Trainer:
             "images_seen": self.images_seen,
             "data": {"content": c.content_dir.name, "images": len(self.train_paths), "held_out": self.preview_path.name},
             "seed": c.seed,
-            "variant": "full" if c.width >= 1 else "fast",
+            "variant": "lite" if c.kind == "lite" else "full" if c.width >= 1 else "fast",
             "minutes": round(self.minutes_trained, 1),
             "images_per_second": round(self.images_per_second, 1),
             "machine": machine_description(self.device),
@@ -414,7 +417,7 @@ class Trainer:
 
 def _describe(architecture: Architecture) -> str:
     a = architecture
-    return f"width {a.width:g}, {a.end_kernel}×{a.end_kernel} end kernels, {a.residual_blocks} residual blocks"
+    return f"{a.kind}, width {a.width:g}, {a.end_kernel}×{a.end_kernel} end kernels, {a.residual_blocks} residual blocks"
 
 
 def _recipe(entry: dict[str, Any]) -> dict[str, Any]:
@@ -434,13 +437,18 @@ def _fold_kernel(weight: torch.Tensor, side: int) -> torch.Tensor:
     return folded
 
 
-def transplant(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def transplant(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], only: tuple[str, ...] = ()
+) -> dict[str, torch.Tensor]:
     """``target``'s tensors taken from a trained network's ``source``, of the same width: the same
     shape is copied, a smaller end kernel gets the larger one folded in (:func:`_fold_kernel`), and
     residual blocks beyond the new count are left out.  A start for distilling a faster network
-    from a style."""
+    from a style.  With ``only`` (layer names), the other layers keep ``target``'s values."""
     out = {}
     for key, like in target.items():
+        if only and key.split(".")[0] not in only:
+            out[key] = like
+            continue
         tensor = source.get(key)
         if tensor is None:
             raise ValueError(f"it has no {key}: the new network may have fewer residual blocks, not more")

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from fdstyle_core.engine.network import BlockedConvLayer, FullFrameGraph, RegionGraph, Stats, TransformerNet
+from fdstyle_core.engine.network import BlockedConvLayer, FullFrameGraph, RegionGraph, Stats, StyleNet, TransformerNet
 from fdstyle_core.io.atomic import replaced_on_success
 from fdstyle_core.io.paths import user_cache_dir
 
@@ -70,12 +70,13 @@ def native_bf16() -> bool:
     return installed() and "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def _convert(net: TransformerNet) -> tuple[Any, ...]:
+def _convert(net: StyleNet) -> tuple[Any, ...]:
     """The plain, full-frame and region graphs of ``net`` as OpenVINO models (any frame size), in :data:`GRAPHS` order."""
     import openvino
 
     net = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
-    net.deconv3 = BlockedConvLayer(net.deconv3, LAST_LAYER_BLOCKS)  # type: ignore[assignment]
+    if isinstance(net, TransformerNet):  # a LiteNet's last layer works on pixel blocks already
+        net.deconv3 = BlockedConvLayer(net.deconv3, LAST_LAYER_BLOCKS)  # type: ignore[assignment]
     example = torch.zeros(1, 3, _EXAMPLE_SIDE, _EXAMPLE_SIDE)
     any_size = openvino.PartialShape([1, 3, -1, -1])
     with torch.no_grad():
@@ -110,7 +111,7 @@ class _Compiled:
         self.bound = stats
 
 
-def _weights_key(net: TransformerNet) -> str:
+def _weights_key(net: StyleNet) -> str:
     import openvino
 
     digest = hashlib.sha256(f"{GRAPH_VERSION} {openvino.__version__}".encode())
@@ -120,7 +121,7 @@ def _weights_key(net: TransformerNet) -> str:
     return digest.hexdigest()[:24]
 
 
-def _graphs(net: TransformerNet) -> dict[str, Any]:
+def _graphs(net: StyleNet) -> dict[str, Any]:
     """:func:`_convert`, kept on disk per set of weights: converting takes seconds, reading it back
     a few milliseconds.  A cache that cannot be read or written only costs the conversion."""
     import openvino
@@ -148,7 +149,7 @@ class OpenVINOEngine:
     name = "openvino"
     device = torch.device("cpu")  # frames stay in host memory whatever OpenVINO runs on
 
-    def __init__(self, net: TransformerNet, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
+    def __init__(self, net: StyleNet, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
         self.precision, self.ov_device, self.threads = precision, DEVICES[device], threads
         self.own_cpu_threads = self.ov_device == "CPU"
         self._models = _graphs(net)

@@ -7,14 +7,14 @@ import copy
 import torch
 
 from fdstyle_core.engine.devices import DTYPES, device_label
-from fdstyle_core.engine.network import FullFrameGraph, RegionGraph, Stats, TransformerNet
+from fdstyle_core.engine.network import FullFrameGraph, RegionGraph, Stats, StyleNet
 
 
 class TorchEngine:
     name = "torch"
     own_cpu_threads = False  # torch's own pool, shared with the work around the network
 
-    def __init__(self, net: TransformerNet, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, net: StyleNet, device: torch.device, precision: str = "fp32") -> None:
         self.device, self.precision = device, precision
         self.dtype = DTYPES[precision]
         net = copy.deepcopy(net).to(device=device, dtype=self.dtype).eval()  # the caller's fp32 weights stay
