@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES
+from fdstyle_core.engine.selection import DEVICE_CHOICES, ENGINE_CHOICES, device_class
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, AUTO_HEIGHT_RULE, FULL_SIZE, PipelineConfig
 from fdstyle_core.stabilizers import DEFAULT_MODE
@@ -73,10 +73,11 @@ PROCESSING_HEIGHTS: list[tuple[str, int]] = [
 def defaults() -> dict[str, Any]:
     """Defaults taken from the core engine, so the script and the CLI start out the same.
 
-    Except the processing height: the CLI paints files at full size, live needs Automatic.
+    Except the processing height: the CLI paints files at full size, live needs Automatic.  The
+    style is the one this machine's default device starts with (a lite one on a CPU).
     """
     mask = MaskParams()
-    style = default_style()
+    style = default_style(device_class(DEVICE_CHOICES[0], ENGINE_CHOICES[0]))
     return {
         "camera_source": "",
         "enabled": True,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from fdstyle_core.engine.selection import device_class
+from fdstyle_core.engine.styles import default_style
 from fdstyle_core.errors import FdstyleError
 from fdstyle_core.stabilizers import DEFAULT_MODE, MODES
 from fdstyle_core.stabilizers.base import MaskParams
@@ -29,6 +31,8 @@ def test_defaults_come_from_the_core() -> None:
         assert type(values[key]) is settings.KEY_TYPES[key], key
     assert values["mode"] == DEFAULT_MODE and values["device"] == "auto" and values["enabled"] is True
     assert set(values) == set(settings.KEY_TYPES)
+    style = default_style(device_class("auto", "auto"))  # this machine's: a CPU's here, in CI
+    assert style is not None and values["style"] == style.name
 
 
 def test_every_default_is_within_its_limits() -> None:

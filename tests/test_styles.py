@@ -19,7 +19,7 @@ from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.cli.main import main
 from fdstyle_core.engine.devices import available_devices
-from fdstyle_core.engine.network import TransformerNet
+from fdstyle_core.engine.network import LiteNet, TransformerNet
 from fdstyle_core.engine.selection import device_class
 from fdstyle_core.engine.styles import default_style, find_styles, read_state_dict, resolve_style, variant_for
 
@@ -136,13 +136,15 @@ def test_a_style_file_deleted_while_painting_keeps_the_painting_and_names_the_pr
 
 @pytest.fixture
 def sketch_with_full_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A user style folder holding a slim style and its full-width variant, as a manifest describes them."""
+    """A user style folder holding a slim style, its full-width variant and its lite one, as a manifest describes them."""
     monkeypatch.setenv("FDSTYLE_STYLES", str(tmp_path))
     for name, width in (("sketch", 0.25), ("sketch_full", 1.0)):
         torch.save(TransformerNet(width).state_dict(), tmp_path / f"{name}.pth")
+    torch.save(LiteNet(0.25).state_dict(), tmp_path / "sketch_lite.pth")
     entries = [
         {"name": "sketch", "display_name": "Sketch", "variant": "fast", "default_for": ["cpu"]},
         {"name": "sketch_full", "display_name": "Sketch", "variant": "full", "variant_of": "sketch", "default_for": ["gpu"]},
+        {"name": "sketch_lite", "display_name": "Sketch", "variant": "lite", "variant_of": "sketch"},
     ]
     (tmp_path / "styles.json").write_text(json.dumps({"styles": entries}))
     return tmp_path
@@ -154,8 +156,10 @@ def test_a_gpu_runs_the_full_variant_of_the_style_picked_and_a_cpu_the_fast_one(
     assert variant_for("sketch_full", "cpu") == "sketch_full"  # picked by its own name: the user's choice
     path = str(sketch_with_full_variant / "sketch.pth")
     assert variant_for(path, "gpu") == path  # a file given by path runs as given
+    assert variant_for("sketch", "cpu") == "sketch" and variant_for("sketch_lite", "gpu") == "sketch_lite"  # a lite one only by its name
     labels = {s.name: s.label for s in find_styles()}
     assert labels["sketch_full"] == "Sketch (full, for GPUs)" and labels["sketch"] == "Sketch"
+    assert labels["sketch_lite"] == "Sketch (lite, fastest on CPUs)"
     pipeline = Pipeline(PipelineConfig(style="sketch", device="cpu"))
     assert pipeline.style_path is not None and pipeline.style_path.name == "sketch.pth"
 
@@ -176,6 +180,7 @@ def test_the_styles_list_says_which_is_the_full_variant(sketch_with_full_variant
     listing = capsys.readouterr().out
     assert "Sketch (full, for GPUs) (default on gpu)" in listing
     assert "full variant" in listing
+    assert "Sketch (lite, fastest on CPUs)" in listing and "lite variant" in listing
 
 
 def test_the_style_distance_tool_tells_a_copy_from_another_style(data_dir: Path, tmp_path: Path) -> None:

@@ -30,4 +30,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{style.name:<{width}}  {style.label}{marker}  {style.path}")
     if any(s.variant == "full" for s in styles):
         print("On a GPU, picking a style runs its full variant where there is one.")
+    if any(s.variant == "lite" for s in styles):
+        print("A lite variant paints the same painting about 2.5 times faster on a CPU, a little smoother; pick it by name.")
     return 0
