@@ -24,7 +24,7 @@ from fdstyle_core.engine.pipeline import Pipeline, PipelineConfig
 from fdstyle_core.stabilizers.reference import ReferenceStabilizer, changed_region, feathered, group_boxes, repaint_masks
 from fdstyle_core.stabilizers.base import MaskParams
 from fdstyle_core.stabilizers.paper import PaperStabilizer
-from fdstyle_core.engine.styles import load_network
+from fdstyle_core.engine.styles import default_style, load_network
 from tests.conftest import read_clip
 from tests.synthetic import texture
 
@@ -225,11 +225,15 @@ def test_statistics_are_measured_again_when_due(candy: Path, data_dir: Path) -> 
 
 
 @pytest.mark.parametrize("processing_height", [0, 96])
+@pytest.mark.parametrize("network", ["candy", "the CPUs' default"])
 def test_region_with_frozen_statistics_matches_full_frame(
-    candy: Path, data_dir: Path, processing_height: int
+    candy: Path, data_dir: Path, processing_height: int, network: str
 ) -> None:
+    """Johnson's network and the lite one (pixel blocks, depthwise blocks) alike."""
+    shipped = default_style("cpu")
+    assert shipped is not None and shipped.variant == "lite"
     frame = as_tensor(read_clip(data_dir / "videos/talking/retalking_1.mp4", 1, (256, 256))[0])
-    painter = Painter(TorchEngine(load_network(candy), torch.device("cpu")), processing_height)
+    painter = Painter(TorchEngine(load_network(candy if network == "candy" else shipped.path), torch.device("cpu")), processing_height)
     box = (100, 160, 90, 170)
     with torch.inference_mode():
         full = painter(frame)

@@ -427,6 +427,8 @@ def test_shipped_styles_load_change_the_image_differ_and_are_documented(data_dir
     assert sum(bool(e.get("default")) for e in entries) == 1
     for device_class in DEVICE_CLASSES:  # exactly one default for each kind of machine
         assert sum(device_class in e["default_for"] for e in entries) == 1, device_class
+    cpu_default = next(e for e in entries if "cpu" in e["default_for"])
+    assert cpu_default["variant"] == "lite"  # a laptop starts with the fastest network
     fast = {e["name"] for e in ours if e["variant"] == "fast"}
     for entry in ours:  # a fast variant really is slim, a lite one lite; a full or lite one names the fast style it belongs to
         net = load_network(PROJECT_MODELS_DIR / f"{entry['name']}.pth")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fdstyle_core.engine.devices import resolve_device  # noqa: E402
 from fdstyle_core.errors import FdstyleError  # noqa: E402
 from fdstyle_core.engine.network import SIZE_MULTIPLE  # noqa: E402
-from fdstyle_core.engine.styles import load_network  # noqa: E402
+from fdstyle_core.engine.styles import VARIANT_LABELS, load_network  # noqa: E402
 from fdstyle_core.engine.manifest import find_entry  # noqa: E402
 from fdstyle_core.io.video import frame_at  # noqa: E402
 
@@ -53,7 +53,7 @@ def style_rows(models: Path, references: Path) -> list[tuple[str, Path]]:
     rows = []
     for path in ours:
         entry = find_entry(models, path.stem) or {}
-        label = entry.get("display_name", path.stem)
+        label = entry.get("display_name", path.stem) + VARIANT_LABELS.get(entry.get("variant", ""), "")
         rows.append((0 if entry.get("default") else 1, f"{label}{' *' if entry.get('default') else ''}", path))
     ordered = [(label, path) for _, label, path in sorted(rows, key=lambda r: (r[0], r[1]))]
     return ordered + [(f"{p.stem} (pytorch/examples)", p) for p in sorted(references.glob("*.pth"))]
