@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from fdstyle_core.engine.auto_height import HEIGHTS, choose_height, larger_height, smaller_height
+from fdstyle_core.engine import pipeline as pipeline_module
+from fdstyle_core.engine.auto_height import HEIGHTS, HeightChoice, choose_height, larger_height, smaller_height
 from fdstyle_core.engine.pipeline import AUTO_HEIGHT, MIN_SOURCE_FPS, Pipeline, PipelineConfig
 from fdstyle_core.engine.styles import default_style
 
@@ -100,7 +103,7 @@ def test_steps_up_stop_at_what_was_measured_for_the_aimed_rate() -> None:
     assert pipeline.taller_height is None and not pipeline.aim_at_target(1000.0)  # measured anew; aimed already
 
 
-def test_graphs_compiled_only_to_time_a_height_are_freed() -> None:
+def test_graphs_compiled_only_to_time_a_height_are_freed(monkeypatch: pytest.MonkeyPatch) -> None:
     style = default_style()
     assert style is not None
     pipeline = Pipeline(PipelineConfig(style=str(style.path), processing_height=AUTO_HEIGHT, target_fps=1000))
@@ -112,7 +115,13 @@ def test_graphs_compiled_only_to_time_a_height_are_freed() -> None:
 
     pipeline.process(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8))
     assert pipeline.auto_height is not None and pipeline.auto_height.height == HEIGHTS[-1]  # 240 was timed too
-    assert whole_frame_heights() == {HEIGHTS[-1]}
-    assert pipeline.aim_at_source_rate(MIN_SOURCE_FPS) and pipeline.taller_height is not None
-    assert pipeline._ceiling is not None  # noqa: SLF001 - what the new aim measured
-    assert whole_frame_heights() == {HEIGHTS[-1], pipeline._ceiling.height}  # noqa: SLF001 - painted, and the most it climbs to
+    assert whole_frame_heights() == {HEIGHTS[-1]}  # and the engine check's 256×256 is gone as well
+
+    def two_timed(frame_height: int, budget_ms: float, timed: Callable[[int], float]) -> HeightChoice:
+        for height in (HEIGHTS[-1], 180, 240):  # the height painted now among them
+            timed(height)
+        return HeightChoice(180, "180 rows: as this test says")
+
+    monkeypatch.setattr(pipeline_module, "choose_height", two_timed)
+    assert pipeline.aim_at_source_rate(MIN_SOURCE_FPS) and pipeline.taller_height == 180
+    assert whole_frame_heights() == {HEIGHTS[-1], 180}  # the height painted, and the most it climbs to

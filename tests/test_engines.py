@@ -35,8 +35,8 @@ def _amber(data_dir: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
 
 
-def _shipped() -> Path:
-    style = default_style()
+def _shipped(device_class: str = "cpu") -> Path:
+    style = default_style(device_class)
     assert style is not None
     return style.path
 
@@ -44,7 +44,7 @@ def _shipped() -> Path:
 @pytest.mark.parametrize("processing_height", [0, 200])
 def test_openvino_paints_what_torch_paints_full_frames_and_regions(candy: Path, data_dir: Path, processing_height: int) -> None:
     frame = _amber(data_dir)
-    for style in (candy, _shipped()):
+    for style in (candy, _shipped(), _shipped("gpu")):  # the 9×9 full width, the lite, the 5×5 slim
         net = load_network(style)
         exact, fast = Painter(TorchEngine(net, CPU), processing_height), Painter(OpenVINOEngine(net), processing_height)
         with torch.inference_mode():

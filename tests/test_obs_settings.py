@@ -31,8 +31,15 @@ def test_defaults_come_from_the_core() -> None:
         assert type(values[key]) is settings.KEY_TYPES[key], key
     assert values["mode"] == DEFAULT_MODE and values["device"] == "auto" and values["enabled"] is True
     assert set(values) == set(settings.KEY_TYPES)
-    style = default_style(device_class("auto", "auto"))  # this machine's: a CPU's here, in CI
-    assert style is not None and values["style"] == style.name
+    cpu, gpu = default_style("cpu"), default_style("gpu")
+    assert cpu is not None and gpu is not None and cpu.name != gpu.name
+    assert values["style"] == (gpu if device_class("auto", "auto") == "gpu" else cpu).name
+
+
+def test_a_gpu_machine_starts_with_its_own_default_style(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "device_class", lambda device, engine: "gpu")
+    gpu = default_style("gpu")
+    assert gpu is not None and settings.defaults()["style"] == gpu.name
 
 
 def test_every_default_is_within_its_limits() -> None:

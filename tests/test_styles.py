@@ -21,6 +21,7 @@ from fdstyle_core.cli.main import main
 from fdstyle_core.engine.devices import available_devices
 from fdstyle_core.engine.network import LiteNet, TransformerNet
 from fdstyle_core.engine.selection import device_class
+from fdstyle_core.engine.manifest import DEVICE_CLASSES, read_entries, record_entry
 from fdstyle_core.engine.styles import default_style, find_styles, read_state_dict, resolve_style, variant_for
 
 
@@ -198,3 +199,18 @@ def test_the_style_distance_tool_tells_a_copy_from_another_style(data_dir: Path,
     assert distance("starry_night", "starry_night") > 100  # identical paintings
     assert distance("starry_night", "the_scream") < 15
     assert cv2.imread(str(tmp_path / "sheet.png")).shape == (3 * 360, 2 * 640, 3)
+
+
+def test_recording_a_style_keeps_its_defaults_and_default_flags_move_them(tmp_path: Path) -> None:
+    record_entry(tmp_path, {"name": "sketch"}, DEVICE_CLASSES)  # the default style
+    record_entry(tmp_path, {"name": "sketch_lite"}, ("cpu",))  # what CPUs start with
+    entries = read_entries(tmp_path)
+    assert entries["sketch"]["default"] and entries["sketch"]["default_for"] == ["gpu"]
+    assert not entries["sketch_lite"]["default"] and entries["sketch_lite"]["default_for"] == ["cpu"]
+    for name in ("sketch", "sketch_lite"):  # trained on, recorded again without flags: nothing moves
+        record_entry(tmp_path, {"name": name, "steps": 2})
+    assert read_entries(tmp_path) == {name: {**entry, "steps": 2} for name, entry in entries.items()}
+    record_entry(tmp_path, {"name": "other"}, DEVICE_CLASSES)
+    entries = read_entries(tmp_path)
+    assert entries["other"]["default"] and entries["other"]["default_for"] == list(DEVICE_CLASSES)
+    assert not any(entries[name]["default"] or entries[name]["default_for"] for name in ("sketch", "sketch_lite"))

@@ -68,7 +68,7 @@ for name in $STYLES; do
         output=$OUT/${name}_lite.pth run=$RUNS/${name}_lite default_flag=(--default-for cpu)
         shape=(--network lite --variant-of "$name" --lr 2e-3)
     else
-        output=$OUT/$name.pth run=$RUNS/${name}_k5 default_flag=(--default)
+        output=$OUT/$name.pth run=$RUNS/${name}_k5 default_flag=()  # replaced under its name: its defaults stay
         shape=(--end-kernel 5 --lr 1e-3)
     fi
     default=()

@@ -30,19 +30,20 @@ class HeightChoice:
 
 
 class PassTimer:
-    """Times a full-frame pass (with or without its statistics) at a given height and this
-    width/height ``aspect``; :meth:`release` then frees what an engine compiled only to be timed."""
+    """Times a full-frame pass (with or without its statistics) at a given height, for frames of
+    ``frame_size`` (height, width) shrunk to it as a painter shrinks them; :meth:`release` then
+    frees what an engine compiled only to be timed."""
 
-    def __init__(self, engine: InferenceEngine, aspect: float, statistics: bool = True) -> None:
-        self.engine, self.aspect, self.statistics = engine, aspect, statistics
+    def __init__(self, engine: InferenceEngine, frame_size: tuple[int, int], statistics: bool = True) -> None:
+        self.engine, self.frame_size, self.statistics = engine, frame_size, statistics
         self._sizes: dict[int, tuple[int, int]] = {}  # timed height → the engine's input size
 
     def __call__(self, height: int) -> float:
         """Milliseconds of the pass at ``height``."""
-        width = max(16, round(height * self.aspect))
-        frame = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).mul_(255).to(self.engine.device)
+        size = Painter(self.engine, height).network_size(*self.frame_size)  # what a painter at this height paints
+        frame = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0)).mul_(255).to(self.engine.device)
         painter = Painter(self.engine, 0, statistics=self.statistics)
-        self._sizes[height] = network_input_size(height, width)
+        self._sizes[height] = network_input_size(*size)
         best = float("inf")
         with torch.inference_mode():
             for _ in range(2):  # the first run compiles and warms caches

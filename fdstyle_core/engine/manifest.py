@@ -50,20 +50,22 @@ def find_entry(folder: Path, name: str) -> dict[str, Any] | None:
 
 
 def record_entry(folder: Path, entry: dict[str, Any], default_for: Collection[str] = ()) -> Path:
-    """Add or replace ``entry`` (by name) in ``folder``'s manifest, as the style that machines of
-    the ``default_for`` classes start with (the others lose those classes); with every class, it
-    is the default style."""
+    """Add or replace ``entry`` (by name) in ``folder``'s manifest.  It stays the default, and the
+    style machines of some classes start with, where the entry it replaces was; ``default_for``
+    adds classes (the others lose them), and every class makes it the default style."""
     path = folder / MANIFEST_NAME
     data = _load(path)
-    styles = [e for e in data["styles"] if not (isinstance(e, dict) and e.get("name") == entry["name"])]
+    is_entry = [isinstance(e, dict) and e.get("name") == entry["name"] for e in data["styles"]]
+    previous = next((e for e, same in zip(data["styles"], is_entry) if same), {})
+    styles = [e for e, same in zip(data["styles"], is_entry) if not same]
     everywhere = set(default_for) >= set(DEVICE_CLASSES)
     for other in styles:
         if isinstance(other, dict) and default_for:
             other["default_for"] = [c for c in other.get("default_for", []) if c not in default_for]
             other["default"] = other.get("default", False) and not everywhere
-    is_default = everywhere or bool(entry.get("default", False))
-    classes = list(DEVICE_CLASSES) if is_default else [c for c in DEVICE_CLASSES if c in default_for]
-    styles.append({**entry, "default": is_default, "default_for": classes})
+    kept = set(default_for) | set(previous.get("default_for", []))
+    classes = [c for c in DEVICE_CLASSES if c in kept]
+    styles.append({**entry, "default": everywhere or bool(previous.get("default", False)), "default_for": classes})
     data["styles"] = sorted(styles, key=lambda e: str(e.get("name", "")) if isinstance(e, dict) else "")
     with replaced_on_success(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -33,7 +33,7 @@ class Architecture:
     """The shape of a style network; the defaults are Johnson et al.'s."""
 
     width: float = 1.0  # channel multiplier
-    end_kernel: int = 9  # side of the first and the last convolution's kernel (odd)
+    end_kernel: int = END_KERNELS["johnson"]  # side of the first and the last convolution's kernel (odd)
     residual_blocks: int = 5
     kind: str = "johnson"  # or "lite": see LiteNet
 
@@ -168,7 +168,7 @@ class ResidualBlock(nn.Module):
 class TransformerNet(nn.Module):
     """RGB 0–255 in, RGB roughly 0–255 out (callers clamp); spatial size must be a multiple of 4."""
 
-    def __init__(self, width: float = 1.0, end_kernel: int = 9, residual_blocks: int = 5) -> None:
+    def __init__(self, width: float = 1.0, end_kernel: int = END_KERNELS["johnson"], residual_blocks: int = 5) -> None:
         super().__init__()
         self.architecture = Architecture(width, end_kernel, residual_blocks)
         c1 = max(1, round(BASE_CHANNELS * width))
@@ -215,7 +215,7 @@ class LiteNet(nn.Module):
 
     LAYERS_OF_JOHNSON = ("conv3", "in3", "deconv1", "in4")
 
-    def __init__(self, width: float = 0.25, end_kernel: int = 3, residual_blocks: int = 5) -> None:
+    def __init__(self, width: float = 0.25, end_kernel: int = END_KERNELS["lite"], residual_blocks: int = 5) -> None:
         super().__init__()
         self.architecture = Architecture(width, end_kernel, residual_blocks, "lite")
         c2 = 2 * max(1, round(BASE_CHANNELS * width))
@@ -252,8 +252,10 @@ StyleNet = TransformerNet | LiteNet
 
 def build_network(architecture: Architecture) -> StyleNet:
     """An untrained network of this architecture."""
-    kind = LiteNet if architecture.kind == "lite" else TransformerNet
-    return kind(architecture.width, architecture.end_kernel, architecture.residual_blocks)
+    a = architecture
+    if a.kind == "lite":
+        return LiteNet(a.width, a.end_kernel, a.residual_blocks)
+    return TransformerNet(a.width, a.end_kernel, a.residual_blocks)
 
 
 def norm_layers(net: nn.Module) -> list[StyleNorm]:

@@ -122,7 +122,8 @@ class Painter:
         work, self._work = self._work, PaintWork()
         return work
 
-    def _network_size(self, height: int, width: int) -> tuple[int, int]:
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size a frame of ``height``×``width`` is painted at, before padding."""
         target = self.processing_height
         if 0 < target < height:
             return target, max(1, round(width * target / height))
@@ -155,7 +156,7 @@ class Painter:
         return (time.perf_counter() - started) * 1000
 
     def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
-        size = self._network_size(*frame.shape[-2:])
+        size = self.network_size(*frame.shape[-2:])
         if size == tuple(frame.shape[-2:]):
             return frame[:, :3]
         try:
@@ -208,7 +209,7 @@ class Painter:
 
     def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
         """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
-        nh, nw = self._network_size(height, width)
+        nh, nw = self.network_size(height, width)
         y0, y1, x0, x1 = box
         ny0, ny1 = _window_span(int(y0 * nh / height), int(y1 * nh / height + 1), nh)
         nx0, nx1 = _window_span(int(x0 * nw / width), int(x1 * nw / width + 1), nw)

@@ -196,7 +196,7 @@ class Pipeline:
         config = self.config
         assert config is not None
         budget = 1000 / self.aimed_fps * NETWORK_SHARE / REGISTRY[config.mode].painted_share(config.mask)
-        timer = PassTimer(self.choice.engine, width / height, self._records_statistics)
+        timer = PassTimer(self.choice.engine, (height, width), self._records_statistics)
         choice = choose_height(height, budget, timer)
         timer.release(keep={h for h in (choice.height, painting) if h is not None})
         return choice
