@@ -417,7 +417,8 @@ class Trainer:
 
 def _describe(architecture: Architecture) -> str:
     a = architecture
-    return f"{a.kind}, width {a.width:g}, {a.end_kernel}×{a.end_kernel} end kernels, {a.residual_blocks} residual blocks"
+    lite = " (lite)" if a.kind == "lite" else ""
+    return f"width {a.width:g}, {a.end_kernel}×{a.end_kernel} end kernels, {a.residual_blocks} residual blocks{lite}"
 
 
 def _recipe(entry: dict[str, Any]) -> dict[str, Any]:
