@@ -15,7 +15,7 @@ import torch
 
 from fdstyle_core.engine.devices import synchronize
 from fdstyle_core.engine.inference.base import InferenceEngine
-from fdstyle_core.engine.painter import Painter, network_input_size
+from fdstyle_core.engine.painter import Painter, network_input_size, painted_size
 
 # Heights offered, largest first; below the last the painting no longer reads as a painting.
 HEIGHTS = (2160, 1440, 1080, 720, 540, 480, 360, 288, 240, 180, 144)
@@ -40,7 +40,7 @@ class PassTimer:
 
     def __call__(self, height: int) -> float:
         """Milliseconds of the pass at ``height``."""
-        size = Painter(self.engine, height).network_size(*self.frame_size)  # what a painter at this height paints
+        size = painted_size(*self.frame_size, height)
         frame = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0)).mul_(255).to(self.engine.device)
         painter = Painter(self.engine, 0, statistics=self.statistics)
         self._sizes[height] = network_input_size(*size)

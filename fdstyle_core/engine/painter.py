@@ -39,6 +39,14 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def painted_size(height: int, width: int, processing_height: int) -> tuple[int, int]:
+    """The size a frame of ``height``×``width`` is painted at, at most ``processing_height`` high
+    (0: its own), before padding."""
+    if 0 < processing_height < height:
+        return processing_height, max(1, round(width * processing_height / height))
+    return height, width
+
+
 def network_input_size(height: int, width: int) -> tuple[int, int]:
     """The size a frame of ``height``×``width`` network pixels is padded to: what the network accepts."""
     return max(MIN_NETWORK_SIDE, _round_up(height, SIZE_MULTIPLE)), max(MIN_NETWORK_SIDE, _round_up(width, SIZE_MULTIPLE))
@@ -122,12 +130,8 @@ class Painter:
         work, self._work = self._work, PaintWork()
         return work
 
-    def network_size(self, height: int, width: int) -> tuple[int, int]:
-        """The size a frame of ``height``×``width`` is painted at, before padding."""
-        target = self.processing_height
-        if 0 < target < height:
-            return target, max(1, round(width * target / height))
-        return height, width
+    def _network_size(self, height: int, width: int) -> tuple[int, int]:
+        return painted_size(height, width, self.processing_height)
 
     @staticmethod
     def _padded(x: torch.Tensor) -> torch.Tensor:
@@ -156,7 +160,7 @@ class Painter:
         return (time.perf_counter() - started) * 1000
 
     def _to_network(self, frame: torch.Tensor) -> torch.Tensor:
-        size = self.network_size(*frame.shape[-2:])
+        size = self._network_size(*frame.shape[-2:])
         if size == tuple(frame.shape[-2:]):
             return frame[:, :3]
         try:
@@ -209,7 +213,7 @@ class Painter:
 
     def _window(self, height: int, width: int, box: Box) -> tuple[Box, tuple[int, int]]:
         """The network-pixel window that paints ``box`` (with context, on the stride grid), and the network size."""
-        nh, nw = self.network_size(height, width)
+        nh, nw = self._network_size(height, width)
         y0, y1, x0, x1 = box
         ny0, ny1 = _window_span(int(y0 * nh / height), int(y1 * nh / height + 1), nh)
         nx0, nx1 = _window_span(int(x0 * nw / width), int(x1 * nw / width + 1), nw)

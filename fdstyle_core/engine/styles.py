@@ -2,8 +2,8 @@
 
 Style files are traded between people, so they are untrusted: they are read with
 ``torch.load(weights_only=True)`` and must be a flat mapping of parameter names to tensors
-that matches one of the style networks (``engine.network``) exactly (old files' instance-norm running statistics,
-which the network never uses, are dropped).
+that matches one of the style networks (``engine.network``) exactly (old files' instance-norm
+running statistics, which the network never uses, are dropped).
 """
 
 from __future__ import annotations
